@@ -1,0 +1,358 @@
+// One FUSE connection: reads requests from /dev/fuse, dispatches them to
+// handlers by the opcode table, and writes replies. Handlers may answer
+// later (a read that waits for input): the session then holds the request by
+// its unique id until it is answered or interrupted.
+//
+// The read loop runs on the event loop, not in the libuv threadpool: the fd
+// is wrapped in a libuv pipe handle, so libuv reads it when epoll says it is
+// readable. One process can serve hundreds of connections with no thread per
+// connection (a blocking fs.read loop would pin one threadpool thread each).
+import * as fs from 'fs';
+import * as net from 'net';
+import { EINTR, ENOSYS, EIO, EPROTO } from '../sys/errno';
+import {
+  FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
+} from './abi';
+import { decodeRequest, encodeOutHeader, type Decoded, type ForgetOne, type InHeader } from './codec';
+import { type AnyOp, type OpSpec } from './opcodes';
+import type { Struct } from './struct';
+import {
+  initOut, notifyInvalEntryOut, notifyInvalInodeOut, notifyPollWakeupOut, outHeader, type ValueOf, initIn,
+} from './structs';
+
+/** Largest WRITE payload we accept; 64 KiB pty writes then arrive whole. */
+export const MAX_WRITE = 128 * 1024;
+const PAGE_SIZE = 4096;
+/** fs/fuse/dev.c refuses reads smaller than header + write_in + max_write. */
+const READ_BUFFER_SIZE = Math.max(FUSE_MIN_READ_BUFFER, MAX_WRITE + PAGE_SIZE);
+const REPLY_SCRATCH_SIZE = 4096;
+
+/** A request as a handler sees it; answer it exactly once. */
+export class Request<A extends object = object, R extends object = object> {
+  private done_ = false;
+  private held = false;
+  private interruptHook: (() => void) | undefined;
+
+  constructor(
+    private readonly session: Session,
+    private readonly op: AnyOp,
+    readonly header: InHeader,
+    readonly arg: A,
+    readonly name: string | undefined,
+    readonly name2: string | undefined,
+    /** Request bytes (WRITE, IOCTL input): valid only until the handler returns; copy to keep. */
+    readonly data: Buffer | undefined,
+    readonly forgets: ForgetOne[] | undefined,
+  ) {}
+
+  get unique(): number { return this.header.unique; }
+  get nodeid(): number { return this.header.nodeid; }
+  get uid(): number { return this.header.uid; }
+  get gid(): number { return this.header.gid; }
+  /** Caller's thread id, in the pid namespace of the mounter. */
+  get pid(): number { return this.header.pid; }
+  /** True once answered (or interrupted, or the connection ended). */
+  get done(): boolean { return this.done_; }
+
+  /** Answers with the op's reply struct, optionally followed by bytes (IOCTL output). */
+  reply(value: R, tail?: Buffer): void {
+    if (typeof this.op.reply === 'string') throw new TypeError(`${this.op.method} does not reply with a struct`);
+    if (this.finish()) this.session.sendStruct(this.unique, this.op.reply as Struct<R>, value, tail);
+  }
+
+  /** Answers with raw bytes (READ, READDIR, GETXATTR). */
+  replyData(...bufs: Buffer[]): void {
+    if (this.finish()) this.session.sendBuffers(this.unique, bufs);
+  }
+
+  /** Answers success with no body (UNLINK, RELEASE, FLUSH, ...). */
+  ok(): void {
+    if (this.finish()) this.session.sendError(this.unique, 0);
+  }
+
+  /** Answers with -errno. */
+  error(errno: number): void {
+    if (this.finish()) this.session.sendError(this.unique, -errno);
+  }
+
+  /**
+   * Called when the caller got a signal while waiting for this request
+   * (FUSE_INTERRUPT). The hook must answer the request; without a hook the
+   * session answers EINTR, as the kernel must not wait for a killed caller.
+   */
+  onInterrupt(hook: () => void): void {
+    this.interruptHook = hook;
+  }
+
+  /** @internal */
+  interrupt(): void {
+    if (this.done_) return;
+    if (this.interruptHook) this.interruptHook();
+    if (!this.done_) this.error(EINTR);
+  }
+
+  /** @internal the handler returned without answering: keep it by unique. */
+  hold(): void {
+    if (!this.done_) {
+      this.held = true;
+      this.session.pending.set(this.unique, this);
+    }
+  }
+
+  /** @internal the connection is gone: drop without a reply. */
+  abandon(): void {
+    this.done_ = true;
+  }
+
+  private finish(): boolean {
+    if (this.done_) return false;
+    this.done_ = true;
+    if (this.held) this.session.pending.delete(this.unique);
+    return true;
+  }
+}
+
+type ArgOf<O> = O extends OpSpec<string, infer A, object> ? A : never;
+type ReplyOf<O> = O extends OpSpec<string, object, infer R> ? R : never;
+/** The request type a handler of op O receives. */
+export type RequestOf<O> = Request<ArgOf<O>, ReplyOf<O>>;
+
+type SessionOps = 'init' | 'interrupt';
+/** A filesystem: one optional method per opcode; missing methods answer ENOSYS. */
+export type Handlers = {
+  [O in AnyOp as O['method'] extends SessionOps ? never : O['method']]?: (req: RequestOf<O>) => void;
+};
+/** Request type by handler method name, e.g. `Req<'read'>`. */
+export type Req<M extends keyof Handlers> = Parameters<NonNullable<Handlers[M]>>[0];
+
+export interface ConnInfo {
+  readonly major: number;
+  readonly minor: number;
+  readonly flags: number;
+}
+
+interface PipeHandle {
+  open(fd: number): number;
+}
+interface PipeWrapBinding {
+  Pipe: new (type: number) => PipeHandle;
+  constants: { SOCKET: number };
+}
+
+/** libuv pipe handle on an arbitrary fd: Node has no public way to epoll a character device. */
+function pipeHandle(fd: number): PipeHandle {
+  const binding = (process as unknown as { binding(name: 'pipe_wrap'): PipeWrapBinding }).binding('pipe_wrap');
+  const handle = new binding.Pipe(binding.constants.SOCKET);
+  const rc = handle.open(fd);
+  if (rc !== 0) throw new Error(`cannot watch /dev/fuse fd ${fd}: libuv error ${rc}`);
+  return handle;
+}
+
+/** The flags we ask for in INIT, when the kernel offers them. */
+const WANTED_INIT_FLAGS =
+  InitFlag.ASYNC_READ | InitFlag.ATOMIC_O_TRUNC | InitFlag.BIG_WRITES | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
+
+export class Session {
+  /** Requests answered later, by unique. */
+  readonly pending = new Map<number, Request>();
+  readonly ready: Promise<ConnInfo>;
+  readonly closed: Promise<Error | undefined>;
+  private conn: ConnInfo | undefined;
+  private readonly scratch = Buffer.alloc(REPLY_SCRATCH_SIZE);
+  private readonly socket: net.Socket;
+  private isClosed = false;
+  private resolveReady!: (c: ConnInfo) => void;
+  private rejectReady!: (e: Error) => void;
+  private resolveClosed!: (e: Error | undefined) => void;
+
+  constructor(readonly fd: number, private readonly handlers: Handlers) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    // One read buffer per connection, reused: a request is fully handled
+    // (or its bytes copied) before the next read overwrites it.
+    const buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    this.socket = new net.Socket({
+      handle: pipeHandle(fd),
+      readable: true,
+      writable: false,
+      onread: { buffer, callback: (n: number) => { this.receive(buffer, n); return true; } },
+    } as net.SocketConstructorOpts);
+    // ENODEV: the filesystem was unmounted or the connection aborted.
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.shutdown(err.code === 'ENODEV' ? undefined : err));
+    this.socket.on('end', () => this.shutdown(undefined));
+    this.socket.on('close', () => this.shutdown(undefined));
+  }
+
+  get info(): ConnInfo | undefined { return this.conn; }
+  get isOpen(): boolean { return !this.isClosed; }
+
+  /** Ends the connection from our side: the kernel aborts it (callers see ENOTCONN). */
+  close(): void {
+    this.shutdown(undefined);
+  }
+
+  // --- notifications (fs/fuse/dev.c fuse_notify) ---
+
+  /** Wakes pollers of the file whose POLL carried this kh. */
+  notifyPoll(kh: number): void {
+    this.sendNotify(NotifyCode.POLL, notifyPollWakeupOut, { kh });
+  }
+
+  /**
+   * Drops the cached dentry `name` in directory `parent`. The kernel takes
+   * the directory's lock for this, which a request we are serving may hold:
+   * the write goes through the threadpool so the event loop never waits.
+   */
+  notifyInvalEntry(parent: number, name: string): Promise<void> {
+    const nameBytes = Buffer.from(`${name}\0`);
+    const body = notifyInvalEntryOut.pack({ parent, namelen: nameBytes.length - 1, flags: 0 });
+    return this.sendNotifyAsync(NotifyCode.INVAL_ENTRY, [body, nameBytes]);
+  }
+
+  /** Drops cached attributes (and data in [off, off+len), len 0: all) of an inode. */
+  notifyInvalInode(ino: number, off = 0, len = 0): Promise<void> {
+    return this.sendNotifyAsync(NotifyCode.INVAL_INODE, [notifyInvalInodeOut.pack({ ino, off, len })]);
+  }
+
+  // --- the read side ---
+
+  private receive(buf: Buffer, length: number): void {
+    let d: Decoded;
+    try {
+      d = decodeRequest(buf, length);
+    } catch (err) {
+      // The kernel never sends malformed requests; if we misparse one, say so
+      // and fail only that request.
+      const unique = length >= 16 ? buf.readUInt32LE(8) + buf.readUInt32LE(12) * 0x1_0000_0000 : 0;
+      console.error(`ptsfs: bad FUSE request: ${(err as Error).message}`);
+      if (unique) this.sendError(unique, -EIO);
+      return;
+    }
+    const { header, op } = d;
+    if (!op) {
+      this.sendError(header.unique, -ENOSYS);
+      return;
+    }
+    if (op.opcode === Opcode.INIT) return this.init(header, d.arg as ValueOf<typeof initIn>);
+    if (op.opcode === Opcode.INTERRUPT) {
+      this.pending.get((d.arg as { unique: number }).unique)?.interrupt();
+      return;
+    }
+    const req = new Request(this, op, header, d.arg ?? {}, d.name, d.name2, d.data, d.forgets);
+    const handler = (this.handlers as Record<string, ((r: Request) => void) | undefined>)[op.method];
+    if (!handler) {
+      if (op.reply !== 'none') req.error(ENOSYS);
+      return;
+    }
+    try {
+      handler.call(this.handlers, req);
+    } catch (err) {
+      console.error(`ptsfs: ${op.method} handler failed:`, err);
+      if (op.reply !== 'none') req.error(EIO);
+      return;
+    }
+    if (op.reply === 'none') req.abandon();
+    else req.hold();
+  }
+
+  private init(header: InHeader, arg: ValueOf<typeof initIn>): void {
+    if (arg.major !== FUSE_KERNEL_VERSION || arg.minor < 31) {
+      // Kernels before 5.9 lack what we rely on; answer so that mount fails cleanly.
+      this.sendError(header.unique, -EPROTO);
+      this.rejectReady(new Error(`unsupported FUSE protocol ${arg.major}.${arg.minor}`));
+      return;
+    }
+    const flags = arg.flags & WANTED_INIT_FLAGS;
+    this.conn = { major: FUSE_KERNEL_VERSION, minor: Math.min(arg.minor, FUSE_KERNEL_MINOR_VERSION), flags };
+    this.sendStruct(header.unique, initOut, {
+      major: FUSE_KERNEL_VERSION,
+      minor: FUSE_KERNEL_MINOR_VERSION,
+      max_readahead: arg.max_readahead,
+      flags,
+      max_background: 64,
+      congestion_threshold: 48,
+      max_write: MAX_WRITE,
+      time_gran: 1,
+      max_pages: MAX_WRITE / PAGE_SIZE,
+      map_alignment: 0,
+      flags2: 0,
+    });
+    this.resolveReady(this.conn);
+  }
+
+  private shutdown(err: Error | undefined): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const req of this.pending.values()) req.abandon();
+    this.pending.clear();
+    this.rejectReady(err ?? new Error('FUSE connection ended before INIT'));
+    this.socket.destroy(); // closes the fd: the kernel aborts the connection if still mounted
+    this.resolveClosed(err);
+  }
+
+  // --- the write side: every reply and notification is one write(2) ---
+
+  /** @internal */
+  sendStruct<T extends object>(unique: number, s: Struct<T>, value: T, tail?: Buffer): void {
+    const tailLen = tail ? tail.length : 0;
+    const hlen = encodeOutHeader(this.scratch, unique, 0, s.size + tailLen);
+    s.encode(value, this.scratch, hlen);
+    const head = this.scratch.subarray(0, hlen + s.size);
+    this.write(tail && tailLen ? [head, tail] : [head]);
+  }
+
+  /** @internal */
+  sendBuffers(unique: number, bufs: Buffer[]): void {
+    let n = 0;
+    for (const b of bufs) n += b.length;
+    const hlen = encodeOutHeader(this.scratch, unique, 0, n);
+    this.write([this.scratch.subarray(0, hlen), ...bufs]);
+  }
+
+  /** @internal */
+  sendError(unique: number, error: number): void {
+    const hlen = encodeOutHeader(this.scratch, unique, error, 0);
+    this.write([this.scratch.subarray(0, hlen)]);
+  }
+
+  private write(bufs: Buffer[]): void {
+    if (this.isClosed) return;
+    try {
+      if (bufs.length === 1) fs.writeSync(this.fd, bufs[0]!, 0, bufs[0]!.length);
+      else fs.writevSync(this.fd, bufs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOENT: the request was aborted meanwhile (its caller was killed and
+      // the kernel gave up on it); ENODEV: the connection is gone.
+      if (code !== 'ENOENT' && code !== 'ENODEV') console.error('ptsfs: FUSE reply failed:', err);
+    }
+  }
+
+  private sendNotify<T extends object>(code: NotifyCode, s: Struct<T>, value: T): void {
+    // A notification is a reply with unique 0 and the notify code in error.
+    const hlen = outHeader.encode({ len: outHeader.size + s.size, error: code, unique: 0 }, this.scratch, 0);
+    s.encode(value, this.scratch, hlen);
+    this.write([this.scratch.subarray(0, hlen + s.size)]);
+  }
+
+  private sendNotifyAsync(code: NotifyCode, body: Buffer[]): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    let len = outHeader.size;
+    for (const b of body) len += b.length;
+    const msg = Buffer.concat([outHeader.pack({ len, error: code, unique: 0 }), ...body]);
+    return new Promise((resolve) => {
+      fs.write(this.fd, msg, 0, msg.length, null, (err) => {
+        // ENOENT: nothing cached under that name or inode, which is fine.
+        if (err && err.code !== 'ENOENT' && err.code !== 'ENODEV' && err.code !== 'EBADF') {
+          console.error('ptsfs: FUSE notification failed:', err);
+        }
+        resolve();
+      });
+    });
+  }
+}
+
