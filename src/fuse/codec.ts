@@ -1,5 +1,6 @@
 // Decoding requests and encoding replies, driven by the opcode table. Pure
 // functions over buffers: testable without a mount.
+import { Opcode } from './abi';
 import { OP_BY_CODE, type AnyOp } from './opcodes';
 import { dirent, forgetOne, inHeader, outHeader, type ValueOf } from './structs';
 
@@ -20,6 +21,9 @@ export interface Decoded {
 
 export class ProtocolError extends Error {}
 
+/** sizeof(struct fuse_init_in) before protocol 7.36 (FUSE_INIT_EXT). */
+const INIT_IN_COMPAT_SIZE = 16;
+
 /** NUL-terminated string starting at off, within [off, end). */
 function cstring(buf: Buffer, off: number, end: number): [string, number] {
   const nul = buf.indexOf(0, off);
@@ -37,9 +41,20 @@ export function decodeRequest(buf: Buffer, length: number): Decoded {
   // we never ask for them, but skip them should the kernel add them anyway.
   const end = length - header.total_extlen * 8;
   let off = inHeader.size;
+  if (end < off) throw new ProtocolError(`extensions of ${header.total_extlen * 8} bytes exceed the body`);
   let arg: object | undefined;
   if (op.arg) {
-    arg = op.arg.decode(buf.subarray(0, end), off);
+    let src = buf;
+    if (off + op.arg.size > end) {
+      // Kernels before protocol 7.36 send the 16-byte fuse_init_in; the
+      // fields added since then read as zeros.
+      if (op.opcode !== Opcode.INIT || end - off < INIT_IN_COMPAT_SIZE) {
+        throw new ProtocolError(`${op.arg.name}: body of ${end - off} bytes, need ${op.arg.size}`);
+      }
+      src = Buffer.alloc(off + op.arg.size);
+      buf.copy(src, 0, 0, end);
+    }
+    arg = op.arg.decode(src, off);
     off += op.arg.size;
   }
   switch (op.tail) {

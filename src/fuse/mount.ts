@@ -16,6 +16,8 @@ export interface MountOptions {
   readonly options?: readonly string[];
   /** MS_* flags (MS_NOSUID, MS_NOEXEC, ...). */
   readonly flags?: number;
+  /** Called with the session before it reads its first request. */
+  readonly onSession?: (session: Session) => void;
 }
 
 /** Opens /dev/fuse and mounts it at target; returns the connection fd. */
@@ -72,6 +74,7 @@ export async function serve(target: string, handlers: Handlers, opts: MountOptio
   let session: Session;
   try {
     session = new Session(fd, handlers);
+    opts.onSession?.(session);
   } catch (err) {
     fs.closeSync(fd);
     unmountQuietly(target);

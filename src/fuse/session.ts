@@ -3,13 +3,14 @@
 // later (a read that waits for input): the session then holds the request by
 // its unique id until it is answered or interrupted.
 //
-// The read loop runs on the event loop, not in the libuv threadpool: the fd
-// is wrapped in a libuv pipe handle, so libuv reads it when epoll says it is
-// readable. One process can serve hundreds of connections with no thread per
-// connection (a blocking fs.read loop would pin one threadpool thread each).
+// The read loop runs on the event loop, not in the libuv threadpool: libuv
+// reads the fd when epoll says it is readable (sys/watch.ts). One process can
+// serve hundreds of connections with no thread per connection (a blocking
+// fs.read loop would pin one threadpool thread each).
 import * as fs from 'fs';
-import * as net from 'net';
+import type * as net from 'net';
 import { EINTR, ENOSYS, EIO, EPROTO } from '../sys/errno';
+import { watchFd } from '../sys/watch';
 import {
   FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
 } from './abi';
@@ -26,6 +27,13 @@ const PAGE_SIZE = 4096;
 /** fs/fuse/dev.c refuses reads smaller than header + write_in + max_write. */
 const READ_BUFFER_SIZE = Math.max(FUSE_MIN_READ_BUFFER, MAX_WRITE + PAGE_SIZE);
 const REPLY_SCRATCH_SIZE = 4096;
+
+// One read buffer for every connection of the process: a request is fully
+// handled (or the bytes a handler keeps are copied) before the next read
+// overwrites it, so hundreds of idle mounts cost no buffer each.
+const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+/** Where replies are encoded; each is written synchronously, so one suffices. */
+const scratch = Buffer.alloc(REPLY_SCRATCH_SIZE);
 
 /** A request as a handler sees it; answer it exactly once. */
 export class Request<A extends object = object, R extends object = object> {
@@ -131,23 +139,6 @@ export interface ConnInfo {
   readonly flags: number;
 }
 
-interface PipeHandle {
-  open(fd: number): number;
-}
-interface PipeWrapBinding {
-  Pipe: new (type: number) => PipeHandle;
-  constants: { SOCKET: number };
-}
-
-/** libuv pipe handle on an arbitrary fd: Node has no public way to epoll a character device. */
-function pipeHandle(fd: number): PipeHandle {
-  const binding = (process as unknown as { binding(name: 'pipe_wrap'): PipeWrapBinding }).binding('pipe_wrap');
-  const handle = new binding.Pipe(binding.constants.SOCKET);
-  const rc = handle.open(fd);
-  if (rc !== 0) throw new Error(`cannot watch /dev/fuse fd ${fd}: libuv error ${rc}`);
-  return handle;
-}
-
 /** The flags we ask for in INIT, when the kernel offers them. */
 const WANTED_INIT_FLAGS =
   InitFlag.ASYNC_READ | InitFlag.ATOMIC_O_TRUNC | InitFlag.BIG_WRITES | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
@@ -158,7 +149,6 @@ export class Session {
   readonly ready: Promise<ConnInfo>;
   readonly closed: Promise<Error | undefined>;
   private conn: ConnInfo | undefined;
-  private readonly scratch = Buffer.alloc(REPLY_SCRATCH_SIZE);
   private readonly socket: net.Socket;
   private isClosed = false;
   private resolveReady!: (c: ConnInfo) => void;
@@ -172,15 +162,10 @@ export class Session {
     });
     this.ready.catch(() => undefined);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    // One read buffer per connection, reused: a request is fully handled
-    // (or its bytes copied) before the next read overwrites it.
-    const buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
-    this.socket = new net.Socket({
-      handle: pipeHandle(fd),
-      readable: true,
-      writable: false,
-      onread: { buffer, callback: (n: number) => { this.receive(buffer, n); return true; } },
-    } as net.SocketConstructorOpts);
+    this.socket = watchFd(fd, readBuffer, (n) => {
+      this.receive(readBuffer, n);
+      return true;
+    });
     // ENODEV: the filesystem was unmounted or the connection aborted.
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.shutdown(err.code === 'ENODEV' ? undefined : err));
     this.socket.on('end', () => this.shutdown(undefined));
@@ -299,9 +284,9 @@ export class Session {
   /** @internal */
   sendStruct<T extends object>(unique: number, s: Struct<T>, value: T, tail?: Buffer): void {
     const tailLen = tail ? tail.length : 0;
-    const hlen = encodeOutHeader(this.scratch, unique, 0, s.size + tailLen);
-    s.encode(value, this.scratch, hlen);
-    const head = this.scratch.subarray(0, hlen + s.size);
+    const hlen = encodeOutHeader(scratch, unique, 0, s.size + tailLen);
+    s.encode(value, scratch, hlen);
+    const head = scratch.subarray(0, hlen + s.size);
     this.write(tail && tailLen ? [head, tail] : [head]);
   }
 
@@ -309,14 +294,14 @@ export class Session {
   sendBuffers(unique: number, bufs: Buffer[]): void {
     let n = 0;
     for (const b of bufs) n += b.length;
-    const hlen = encodeOutHeader(this.scratch, unique, 0, n);
-    this.write([this.scratch.subarray(0, hlen), ...bufs]);
+    const hlen = encodeOutHeader(scratch, unique, 0, n);
+    this.write([scratch.subarray(0, hlen), ...bufs]);
   }
 
   /** @internal */
   sendError(unique: number, error: number): void {
-    const hlen = encodeOutHeader(this.scratch, unique, error, 0);
-    this.write([this.scratch.subarray(0, hlen)]);
+    const hlen = encodeOutHeader(scratch, unique, error, 0);
+    this.write([scratch.subarray(0, hlen)]);
   }
 
   private write(bufs: Buffer[]): void {
@@ -334,9 +319,9 @@ export class Session {
 
   private sendNotify<T extends object>(code: NotifyCode, s: Struct<T>, value: T): void {
     // A notification is a reply with unique 0 and the notify code in error.
-    const hlen = outHeader.encode({ len: outHeader.size + s.size, error: code, unique: 0 }, this.scratch, 0);
-    s.encode(value, this.scratch, hlen);
-    this.write([this.scratch.subarray(0, hlen + s.size)]);
+    const hlen = outHeader.encode({ len: outHeader.size + s.size, error: code, unique: 0 }, scratch, 0);
+    s.encode(value, scratch, hlen);
+    this.write([scratch.subarray(0, hlen + s.size)]);
   }
 
   private sendNotifyAsync(code: NotifyCode, body: Buffer[]): Promise<void> {

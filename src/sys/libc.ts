@@ -45,6 +45,7 @@ type MountFn = (source: string, target: string, fstype: string, flags: number, d
 type Umount2Fn = (target: string, flags: number) => number;
 // Variadic: koffi takes (type, value) pairs for the arguments after `...`.
 type IoctlFn = (fd: number, request: number, argType: string, arg: Buffer | number) => number;
+type FcntlFn = (fd: number, cmd: number, argType: string, arg: number) => number;
 type ProcessVmFn = (pid: number, local: Buffer, liovcnt: number, remote: Buffer, riovcnt: number, flags: number) => number;
 
 const native = {
@@ -56,6 +57,7 @@ const native = {
   // variadic function through a fixed prototype is undefined in C (on x86_64
   // the caller must also set %al), so it is bound as variadic.
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)') as IoctlFn,
+  fcntl: libc.func('int fcntl(int fd, int cmd, ...)') as FcntlFn,
   // ssize_t is `long` on LP64; koffi has no ssize_t spelling.
   processVmReadv: libc.func(
     'long process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
@@ -106,42 +108,78 @@ export function ioctlValue(fd: number, request: number, value: number): number {
   return check('ioctl', native.ioctl(fd, request, 'long', value));
 }
 
+// fcntl commands and fd flag (include/uapi/asm-generic/fcntl.h;
+// F_DUPFD_CLOEXEC is F_LINUX_SPECIFIC_BASE + 6 in include/uapi/linux/fcntl.h).
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * dup(2), but close-on-exec like every fd Node opens itself: a plain dup
+ * would leak into spawned children and keep e.g. a pty end open there, so
+ * the peer would never see the hangup.
+ */
+export function dup(fd: number): number {
+  return check('fcntl', native.fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0));
+}
+
+/**
+ * Mark `fd` close-on-exec. For fds that native code opened without
+ * O_CLOEXEC (node-pty's native.open), which children would otherwise inherit.
+ */
+export function setCloexec(fd: number): void {
+  const flags = check('fcntl', native.fcntl(fd, F_GETFD, 'int', 0));
+  check('fcntl', native.fcntl(fd, F_SETFD, 'int', flags | FD_CLOEXEC));
+}
+
 // --- process_vm_readv / process_vm_writev -------------------------------
 //
 // struct iovec { void *iov_base; size_t iov_len; } = 16 bytes on LP64.
-// The two iovecs (one local, one remote) live in one buffer allocated once;
-// a call only rewrites the base/length words and passes the same Buffers.
+// The two iovecs (local at index 0, remote at index 1) live in one buffer
+// allocated once; a call rewrites their words through typed-array views
+// (native byte order, as the kernel reads them; several times faster than
+// Buffer.writeBigUInt64LE) and passes the same two Buffers every time.
 // allocUnsafeSlow: a dedicated off-heap backing store whose address never
 // changes (small Buffer.alloc()s may sit in V8's moving heap).
 const IOVEC_SIZE = 2 * WORD;
-const IOV_BASE = 0;
-const IOV_LEN = WORD;
+const LOCAL = 0;
+const REMOTE = 1;
 const iovecs = Buffer.allocUnsafeSlow(2 * IOVEC_SIZE);
-const localIov = iovecs.subarray(0, IOVEC_SIZE);
-const remoteIov = iovecs.subarray(IOVEC_SIZE, 2 * IOVEC_SIZE);
+const localIov = iovecs.subarray(LOCAL * IOVEC_SIZE, (LOCAL + 1) * IOVEC_SIZE);
+const remoteIov = iovecs.subarray(REMOTE * IOVEC_SIZE, (REMOTE + 1) * IOVEC_SIZE);
+const iovWords = new BigUint64Array(iovecs.buffer, iovecs.byteOffset, 2 * IOVEC_SIZE / WORD);
+const iovHalves = new Uint32Array(iovecs.buffer, iovecs.byteOffset, 2 * IOVEC_SIZE / 4);
 
 // Reads land in a preallocated scratch area and are copied out: tty ioctl
 // arguments are 4-60 bytes, and a copy is cheaper than a fresh off-heap
 // allocation plus an address lookup per call. Larger reads get their own.
 const SCRATCH_SIZE = 64 * 1024;
+const MAX_ADDRESS = 0xffff_ffff_ffff_ffffn;
 const scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
 const scratchAddress = koffi.address(scratch);
-
-/** Store a non-negative safe integer as a little-endian u64 (no BigInt). */
-function writeWord(buf: Buffer, offset: number, n: number): void {
-  buf.writeUInt32LE(n % 0x1_0000_0000, offset);
-  buf.writeUInt32LE(Math.floor(n / 0x1_0000_0000), offset + 4);
-}
 
 function checkLength(length: number): void {
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad length ${length}`);
 }
 
+// pid_t is an int: koffi would silently wrap a larger number to another pid.
+function checkPid(pid: number): void {
+  if ((pid | 0) !== pid) throw new RangeError(`bad pid ${pid}`);
+}
+
+/** Fill iovec `index`: base pointer, then iov_len as two native u32 halves (no BigInt). */
+function setIovec(index: number, base: bigint, length: number): void {
+  const word = index * (IOVEC_SIZE / WORD);
+  iovWords[word] = base;
+  iovHalves[2 * word + 2] = length % 0x1_0000_0000;
+  iovHalves[2 * word + 3] = Math.floor(length / 0x1_0000_0000);
+}
+
 function setIovecs(localBase: bigint, remoteBase: bigint, length: number): void {
-  localIov.writeBigUInt64LE(localBase, IOV_BASE);
-  writeWord(localIov, IOV_LEN, length);
-  remoteIov.writeBigUInt64LE(remoteBase, IOV_BASE);
-  writeWord(remoteIov, IOV_LEN, length);
+  if (remoteBase < 0n || remoteBase > MAX_ADDRESS) throw new RangeError(`bad address ${remoteBase}`);
+  setIovec(LOCAL, localBase, length);
+  setIovec(REMOTE, remoteBase, length);
 }
 
 /**
@@ -163,6 +201,7 @@ function transfer(syscall: string, fn: ProcessVmFn, pid: number, length: number)
  * or partly unmapped range, including address 0).
  */
 export function processVmRead(pid: number, addr: bigint, length: number): Buffer {
+  checkPid(pid);
   checkLength(length);
   if (length > SCRATCH_SIZE) {
     const out = Buffer.allocUnsafeSlow(length);
@@ -182,9 +221,12 @@ export function processVmRead(pid: number, addr: bigint, length: number): Buffer
  * partial write (EFAULT) may have changed the bytes before the bad page.
  */
 export function processVmWrite(pid: number, addr: bigint, data: Buffer): void {
+  checkPid(pid);
+  // The kernel returns 0 for an empty transfer before it even looks up the pid.
   if (data.length === 0) return;
   // koffi.address asks Node for the Buffer's data pointer, which first moves
   // an on-heap typed array off-heap, so the address stays valid for the call.
   setIovecs(koffi.address(data), addr, data.length);
   transfer('process_vm_writev', native.processVmWritev, pid, data.length);
 }
+

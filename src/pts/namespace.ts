@@ -1,0 +1,301 @@
+// One pts namespace: the FUSE filesystem behind one mount, laid out as a
+// devpts instance (fs/devpts/inode.c): root (ino 1), ptmx (ino 2), entry N
+// (ino N+3), plus `tty`. A plain object, so that one process can serve many.
+import * as fs from 'fs';
+import {
+  DT_DIR, DT_REG, encodeDirent, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO, FOPEN_NONSEEKABLE, FOPEN_STREAM,
+  FUSE_POLL_SCHEDULE_NOTIFY, FUSE_ROOT_ID, S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
+} from '../fuse';
+import { EIO, EISDIR, ENOENT, ENOSPC, ENOTTY, ENXIO, EBUSY, isSysError } from '../sys/errno';
+import { POLLERR, POLLHUP } from '../sys/poll';
+import type { PtsFile } from './file';
+import { IndexAllocator } from './indexes';
+import { MasterFile } from './master';
+import { NR_UNIX98_PTY_MAX, type PtsOptions } from './options';
+import { ReplicaFile } from './replica';
+import { openBackingPty, Terminal, type BackingPty, type EntryAttrs } from './terminal';
+
+export const PTMX_INO = 2;
+/** First ino of numbered entries: entry N is ino N + 3, as in devpts. */
+const FIRST_PTY_INO = 3;
+/** Past every entry ino that max= allows. */
+export const TTY_INO = FIRST_PTY_INO + NR_UNIX98_PTY_MAX;
+
+/** Root, ptmx and tty never change behind the kernel's back: cache them long. */
+const STATIC_TIMEOUT = 3600;
+// Entries N come and go with ptys; a zero timeout has every lookup ask us,
+// so an entry is gone the moment its master's RELEASE has been handled.
+const ENTRY_TIMEOUT = 0;
+
+/** poll(2) reports these whether asked or not. */
+const POLL_ALWAYS = POLLERR | POLLHUP;
+const O_NONBLOCK = fs.constants.O_NONBLOCK;
+const BLOCK_SIZE = 4096;
+const NAME_MAX = 255;
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Parses an entry name as devpts accepts it: decimal, no leading zeros. */
+function entryIndex(name: string): number | undefined {
+  if (!/^(0|[1-9]\d{0,6})$/.test(name)) return undefined;
+  return Number(name);
+}
+
+export interface NamespaceDeps {
+  /** Where backing ptys come from (tests may count them). */
+  readonly openPty?: () => BackingPty;
+}
+
+export class PtsNamespace implements Handlers {
+  private session: Session | undefined;
+  private readonly terminals = new Map<number, Terminal>();
+  private readonly files = new Map<number, PtsFile>();
+  private readonly indexes: IndexAllocator;
+  private nextFh = 1;
+  private generation = 0;
+  private readonly mounted = now();
+  private readonly root: EntryAttrs;
+  private readonly ptmx: EntryAttrs;
+  private readonly tty: EntryAttrs;
+  private readonly openPty: () => BackingPty;
+
+  constructor(readonly options: PtsOptions, deps: NamespaceDeps = {}) {
+    this.indexes = new IndexAllocator(options.max);
+    this.openPty = deps.openPty ?? openBackingPty;
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    // devpts: root 0755 and ptmx owned by the mounter (root of its user ns).
+    this.root = { uid, gid, mode: 0o755, ctime: this.mounted };
+    this.ptmx = { uid, gid, mode: options.ptmxmode, ctime: this.mounted };
+    this.tty = { uid, gid, mode: 0o666, ctime: this.mounted };
+  }
+
+  /** The FUSE session serving this namespace (needed for poll wakeups). */
+  attach(session: Session): void {
+    this.session = session;
+  }
+
+  /** Open ptys, by index. */
+  get ptys(): ReadonlyMap<number, Terminal> {
+    return this.terminals;
+  }
+
+  // --- inodes ---
+
+  private attr(ino: number, a: EntryAttrs, type: number): Attr {
+    return {
+      ino, size: 0, blocks: 0, atime: a.ctime, mtime: a.ctime, ctime: a.ctime, atimensec: 0, mtimensec: 0, ctimensec: 0,
+      mode: type | a.mode, nlink: type === S_IFDIR ? 2 : 1, uid: a.uid, gid: a.gid, rdev: 0, blksize: BLOCK_SIZE, flags: 0,
+    };
+  }
+
+  /** Attributes and cache lifetime of a node, or undefined if it does not exist. */
+  private node(ino: number): { attrs: EntryAttrs; type: number; timeout: number; generation: number } | undefined {
+    if (ino === FUSE_ROOT_ID) return { attrs: this.root, type: S_IFDIR, timeout: STATIC_TIMEOUT, generation: 0 };
+    if (ino === PTMX_INO) return { attrs: this.ptmx, type: S_IFREG, timeout: STATIC_TIMEOUT, generation: 0 };
+    if (ino === TTY_INO) return { attrs: this.tty, type: S_IFREG, timeout: STATIC_TIMEOUT, generation: 0 };
+    const t = this.liveTerminal(ino - FIRST_PTY_INO);
+    return t && { attrs: t.attrs, type: S_IFREG, timeout: ENTRY_TIMEOUT, generation: t.generation };
+  }
+
+  /** Entry N exists from the ptmx open until the master's last close. */
+  private liveTerminal(index: number): Terminal | undefined {
+    const t = this.terminals.get(index);
+    return t && !t.hungUp ? t : undefined;
+  }
+
+  private entry(ino: number): EntryOut | undefined {
+    const n = this.node(ino);
+    if (!n) return undefined;
+    return {
+      nodeid: ino,
+      // Inos are reused with indexes; a new generation tells the kernel the
+      // old inode is stale (fuse_stale_inode).
+      generation: n.generation,
+      entry_valid: n.timeout, attr_valid: n.timeout, entry_valid_nsec: 0, attr_valid_nsec: 0,
+      attr: this.attr(ino, n.attrs, n.type),
+    };
+  }
+
+  lookup(req: Req<'lookup'>): void {
+    if (req.nodeid !== FUSE_ROOT_ID) return req.error(ENOENT);
+    const name = req.name ?? '';
+    let ino: number | undefined;
+    if (name === 'ptmx') ino = PTMX_INO;
+    else if (name === 'tty') ino = TTY_INO;
+    else {
+      const index = entryIndex(name);
+      if (index !== undefined) ino = index + FIRST_PTY_INO;
+    }
+    const e = ino === undefined ? undefined : this.entry(ino);
+    if (e) req.reply(e);
+    else req.error(ENOENT);
+  }
+
+  getattr(req: Req<'getattr'>): void {
+    const n = this.node(req.nodeid);
+    if (!n) return req.error(ENOENT);
+    req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(req.nodeid, n.attrs, n.type) });
+  }
+
+  /** chmod and chown; the kernel checked permissions (default_permissions). Sizes and times are ignored, as on devpts. */
+  setattr(req: Req<'setattr'>): void {
+    const n = this.node(req.nodeid);
+    if (!n) return req.error(ENOENT);
+    const a = req.arg;
+    if (a.valid & FATTR_MODE) n.attrs.mode = a.mode & 0o7777;
+    if (a.valid & FATTR_UID) n.attrs.uid = a.uid;
+    if (a.valid & FATTR_GID) n.attrs.gid = a.gid;
+    if (a.valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) n.attrs.ctime = now();
+    req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(req.nodeid, n.attrs, n.type) });
+  }
+
+  opendir(req: Req<'opendir'>): void {
+    if (req.nodeid !== FUSE_ROOT_ID) return req.error(ENOENT);
+    req.reply({ fh: 0, open_flags: 0 });
+  }
+
+  /** ., .., ptmx, tty, then the entries in index order; offsets are positions in that order. */
+  readdir(req: Req<'readdir'>): void {
+    const names: [number, number, string][] = [
+      [FUSE_ROOT_ID, DT_DIR, '.'], [FUSE_ROOT_ID, DT_DIR, '..'], [PTMX_INO, DT_REG, 'ptmx'], [TTY_INO, DT_REG, 'tty'],
+    ];
+    const fixed = names.length;
+    const indexes = [...this.terminals.values()].filter((t) => !t.hungUp).map((t) => t.index).sort((a, b) => a - b);
+    const buf = Buffer.alloc(req.arg.size);
+    let off = 0;
+    // Offset k means "k names already listed"; entries use fixed + index + 1 so that
+    // a pty vanishing between two READDIRs does not shift the others.
+    const start = req.arg.offset;
+    for (let i = 0; i < fixed; i++) {
+      if (i < start) continue;
+      const [ino, type, name] = names[i]!;
+      const next = encodeDirent(buf, off, buf.length, ino, i + 1, type, name);
+      if (next < 0) return req.replyData(buf.subarray(0, off));
+      off = next;
+    }
+    for (const index of indexes) {
+      const pos = fixed + index + 1;
+      if (pos <= start) continue;
+      const next = encodeDirent(buf, off, buf.length, index + FIRST_PTY_INO, pos, DT_REG, String(index));
+      if (next < 0) break;
+      off = next;
+    }
+    req.replyData(buf.subarray(0, off));
+  }
+
+  releasedir(req: Req<'releasedir'>): void {
+    req.ok();
+  }
+
+  statfs(req: Req<'statfs'>): void {
+    req.reply({
+      st: { blocks: 0, bfree: 0, bavail: 0, files: this.terminals.size + 3, ffree: 0, bsize: BLOCK_SIZE, namelen: NAME_MAX, frsize: BLOCK_SIZE },
+    });
+  }
+
+  access(req: Req<'access'>): void {
+    // default_permissions: the kernel checks modes itself.
+    req.ok();
+  }
+
+  // --- open files ---
+
+  open(req: Req<'open'>): void {
+    const ino = req.nodeid;
+    if (ino === FUSE_ROOT_ID) return req.error(EISDIR);
+    // /dev/tty is the caller's controlling terminal: not one of ours yet.
+    if (ino === TTY_INO) return req.error(ENXIO);
+    const file = ino === PTMX_INO ? this.openMaster(req) : this.openReplica(req, ino - FIRST_PTY_INO);
+    if (typeof file === 'number') return req.error(file);
+    const fh = this.nextFh++;
+    this.files.set(fh, file);
+    req.reply({ fh, open_flags: FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE | FOPEN_STREAM });
+  }
+
+  /** ptmx_open(): a new pty at the lowest free index, its replica locked. */
+  private openMaster(req: Req<'open'>): PtsFile | number {
+    const index = this.indexes.allocate();
+    if (index === undefined) return ENOSPC;
+    let backing: BackingPty;
+    try {
+      backing = this.openPty();
+    } catch (err) {
+      this.indexes.free(index);
+      // The host ran out of ptys (kernel.pty.max) or fds.
+      return isSysError(err) ? err.errno : ENOSPC;
+    }
+    const o = this.options;
+    // devpts_pty_new(): owner from uid=/gid= or else the opener's fsuid/fsgid.
+    const attrs: EntryAttrs = { uid: o.uid ?? req.uid, gid: o.gid ?? req.gid, mode: o.mode, ctime: now() };
+    const session = this.session;
+    if (!session) throw new Error('namespace used before attach()');
+    const term = new Terminal(index, ++this.generation, attrs, backing, session, (t) => this.ptyGone(t));
+    this.terminals.set(index, term);
+    return new MasterFile(term);
+  }
+
+  private openReplica(req: Req<'open'>, index: number): PtsFile | number {
+    const t = this.terminals.get(index);
+    // Opening N whose master is gone, or still locked: EIO (pty.c pts_unix98_lookup, tty_open).
+    if (!t || t.hungUp || t.locked) return EIO;
+    if (t.exclusive && req.uid !== 0) return EBUSY;
+    return new ReplicaFile(t);
+  }
+
+  /** Both sides closed: the index is free again (devpts_kill_index). */
+  private ptyGone(t: Terminal): void {
+    this.terminals.delete(t.index);
+    this.indexes.free(t.index);
+  }
+
+  private file(fh: number): PtsFile | undefined {
+    return this.files.get(fh);
+  }
+
+  read(req: Req<'read'>): void {
+    const f = this.file(req.arg.fh);
+    if (!f) return req.error(EIO);
+    f.read(req, (req.arg.flags & O_NONBLOCK) !== 0);
+  }
+
+  write(req: Req<'write'>): void {
+    const f = this.file(req.arg.fh);
+    if (!f) return req.error(EIO);
+    f.write(req, (req.arg.flags & O_NONBLOCK) !== 0);
+  }
+
+  ioctl(req: Req<'ioctl'>): void {
+    const f = this.file(req.arg.fh);
+    if (!f) return req.error(ENOTTY);
+    f.ioctl(req);
+  }
+
+  poll(req: Req<'poll'>): void {
+    const f = this.file(req.arg.fh);
+    if (!f) return req.error(EIO);
+    const { kh, flags } = req.arg;
+    req.reply({ revents: f.poll(flags & FUSE_POLL_SCHEDULE_NOTIFY ? kh : undefined) & (req.arg.events | POLL_ALWAYS) });
+  }
+
+  flush(req: Req<'flush'>): void {
+    req.ok();
+  }
+
+  release(req: Req<'release'>): void {
+    const f = this.file(req.arg.fh);
+    this.files.delete(req.arg.fh);
+    req.ok();
+    f?.release();
+  }
+
+  /** The mount is gone: hang up every pty and free the backing ones. */
+  shutdown(): void {
+    for (const [fh, f] of [...this.files]) {
+      this.files.delete(fh);
+      f.release();
+    }
+  }
+}

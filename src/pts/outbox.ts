@@ -1,0 +1,87 @@
+// The output side of one terminal side: FUSE WRITEs going into the backing
+// pty. A write is answered when the backing pty took all of it, with the
+// count, as n_tty_write() blocks until done; interrupted, it answers what
+// was written so far (or EINTR if nothing was).
+//
+// When the backing pty is full (EAGAIN), room comes back only when the
+// daemon itself reads the other end of that pty, so the terminal calls
+// retry() after each such read: no timer, no thread.
+import * as fs from 'fs';
+import { EAGAIN, EINTR, EIO } from '../sys/errno';
+import type { Req } from '../fuse';
+
+interface Blocked {
+  readonly req: Req<'write'>;
+  /** The bytes not yet written (a copy: the request's data dies with its handler). */
+  rest: Buffer;
+  written: number;
+}
+
+export class Outbox {
+  private readonly blocked: Blocked[] = [];
+
+  constructor(private readonly fd: number) {}
+
+  /** No writer is waiting: a write would go straight into the backing pty. */
+  get writable(): boolean {
+    return this.blocked.length === 0;
+  }
+
+  write(req: Req<'write'>, nonblock: boolean): void {
+    const data = req.data ?? Buffer.alloc(0);
+    // Writers are served in order: a new write never overtakes a blocked one.
+    const n = this.blocked.length === 0 ? this.push(data) : 0;
+    if (n < 0) return req.error(EIO);
+    if (n === data.length) return req.reply({ size: n });
+    if (nonblock) return n > 0 ? req.reply({ size: n }) : req.error(EAGAIN);
+    const entry: Blocked = { req, rest: Buffer.from(data.subarray(n)), written: n };
+    this.blocked.push(entry);
+    req.onInterrupt(() => {
+      this.blocked.splice(this.blocked.indexOf(entry), 1);
+      if (entry.written > 0) req.reply({ size: entry.written });
+      else req.error(EINTR);
+    });
+  }
+
+  /** The backing pty may have room again: move blocked writers on. */
+  retry(): void {
+    while (this.blocked.length > 0) {
+      const b = this.blocked[0]!;
+      const n = this.push(b.rest);
+      if (n < 0) {
+        this.blocked.shift();
+        b.req.error(EIO);
+        continue;
+      }
+      b.written += n;
+      if (n < b.rest.length) {
+        b.rest = b.rest.subarray(n);
+        return;
+      }
+      this.blocked.shift();
+      b.req.reply({ size: b.written });
+    }
+  }
+
+  /** Answers every blocked writer with errno (hangup: EIO). */
+  fail(errno: number): void {
+    for (const b of this.blocked.splice(0)) {
+      if (b.written > 0) b.req.reply({ size: b.written });
+      else b.req.error(errno);
+    }
+  }
+
+  /** Writes what the backing pty takes now: bytes written, 0 when full, -1 on error. */
+  private push(data: Buffer): number {
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += fs.writeSync(this.fd, data, off, data.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        return off > 0 ? off : -1;
+      }
+    }
+    return off;
+  }
+}

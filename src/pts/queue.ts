@@ -1,0 +1,237 @@
+// The input queue of one side of a terminal: bytes the backing pty has for
+// that side's readers, and the FUSE READs waiting for them (gVisor's
+// queue.go plays this role over its own line discipline; ours is the
+// backing pty's n_tty, so the queue only relays what n_tty hands out).
+//
+// The backing fd is watched by libuv (epoll), never read from a thread. Bytes
+// are read eagerly into a bounded queue so that poll() can answer without a
+// syscall; when the queue is full we stop reading, and the backing pty's own
+// buffers push back on the writer, as a full tty does.
+import * as fs from 'fs';
+import type * as net from 'net';
+import { EAGAIN, EINTR } from '../sys/errno';
+import { dup } from '../sys/libc';
+import { watchFd } from '../sys/watch';
+import type { Req } from '../fuse';
+
+/** Bytes queued per side before we stop reading the backing fd. */
+export const QUEUE_LIMIT = 64 * 1024;
+
+/** What a read finds when the queue is empty: wait, end of file, or an errno. */
+export type WhenEmpty = 'wait' | 'eof' | number;
+
+// One buffer for all backing reads of the process: a read either goes
+// straight into a waiting FUSE reply or is copied into its queue before the
+// next read, so no pty needs a buffer of its own while idle.
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+const EOF_MARK = Buffer.alloc(0);
+
+export class InputQueue {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private readonly readers: Req<'read'>[] = [];
+  private watcher: net.Socket | undefined;
+  private paused = false;
+  private closed = false;
+
+  /**
+   * @param fd the backing fd this side reads from (kept open by the owner)
+   * @param onInput called after bytes arrived: wake pollers, retry writers
+   */
+  constructor(private readonly fd: number, private readonly onInput: () => void) {}
+
+  /** A read would not wait: bytes or an end-of-file mark are queued. */
+  get readable(): boolean {
+    return this.chunks.length > 0;
+  }
+
+  start(): void {
+    if (!this.closed && !this.watcher) this.watch();
+  }
+
+  /**
+   * Serves a FUSE READ. `coalesce`: may join chunks (raw mode); in canonical
+   * mode each backing read is one line and a read returns at most one line,
+   * as n_tty does.
+   */
+  read(req: Req<'read'>, nonblock: boolean, coalesce: boolean, whenEmpty: WhenEmpty): void {
+    if (this.chunks.length > 0 && this.readers.length === 0) {
+      this.answer(req, coalesce);
+      return;
+    }
+    if (whenEmpty !== 'wait') return this.answerEmpty(req, whenEmpty);
+    if (nonblock) return req.error(EAGAIN);
+    this.readers.push(req);
+    req.onInterrupt(() => {
+      this.drop(req);
+      req.error(EINTR);
+    });
+  }
+
+  /** The side's state changed (hangup, other side closed): settle waiting readers. */
+  settle(whenEmpty: WhenEmpty, coalesce: boolean): void {
+    while (this.readers.length > 0) {
+      const req = this.readers[0]!;
+      if (this.chunks.length > 0) {
+        this.readers.shift();
+        this.answer(req, coalesce);
+      } else if (whenEmpty !== 'wait') {
+        this.readers.shift();
+        this.answerEmpty(req, whenEmpty);
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Discards queued input (TCFLSH, TCSETSF). */
+  flush(): void {
+    this.chunks = [];
+    this.bytes = 0;
+    this.resumeIfRoom();
+  }
+
+  /**
+   * Reads now, synchronously, what the backing fd has. A pty read flushes
+   * the host's pending flip buffer first (n_tty_read), so this also catches
+   * bytes still in flight inside the host kernel.
+   */
+  drain(): void {
+    while (!this.closed && this.bytes < QUEUE_LIMIT) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, readBuffer, 0, readBuffer.length, null);
+      } catch {
+        return; // EAGAIN: nothing more
+      }
+      if (n === 0) this.push(EOF_MARK);
+      else this.received(n);
+    }
+  }
+
+  /** Stops watching; waiting readers are answered by `whenEmpty` (never left hanging). */
+  close(whenEmpty: Exclude<WhenEmpty, 'wait'>): void {
+    this.closed = true;
+    this.watcher?.destroy();
+    this.watcher = undefined;
+    this.settle(whenEmpty, true);
+  }
+
+  private answer(req: Req<'read'>, coalesce: boolean): void {
+    const size = req.arg.size;
+    const first = this.chunks[0]!;
+    if (first === EOF_MARK) {
+      this.chunks.shift();
+      req.replyData();
+      return;
+    }
+    if (!coalesce || first.length >= size || this.chunks.length === 1) {
+      const n = Math.min(size, first.length);
+      req.replyData(first.subarray(0, n));
+      this.consume(n);
+      return;
+    }
+    const parts: Buffer[] = [];
+    let n = 0;
+    for (const c of this.chunks) {
+      if (c === EOF_MARK || n === size) break;
+      const take = Math.min(c.length, size - n);
+      parts.push(take === c.length ? c : c.subarray(0, take));
+      n += take;
+    }
+    req.replyData(...parts);
+    this.consume(n);
+  }
+
+  private answerEmpty(req: Req<'read'>, whenEmpty: Exclude<WhenEmpty, 'wait'>): void {
+    if (whenEmpty === 'eof') req.replyData();
+    else req.error(whenEmpty);
+  }
+
+  /** Removes n bytes from the head of the queue. */
+  private consume(n: number): void {
+    this.bytes -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= n) {
+        this.chunks.shift();
+        n -= c.length;
+      } else {
+        this.chunks[0] = c.subarray(n);
+        n = 0;
+      }
+    }
+    this.resumeIfRoom();
+  }
+
+  private drop(req: Req<'read'>): void {
+    const i = this.readers.indexOf(req);
+    if (i >= 0) this.readers.splice(i, 1);
+  }
+
+  // --- the backing side ---
+
+  private watch(): void {
+    // libuv closes the fd it watches when the stream ends, and a pty read
+    // of 0 bytes (VEOF typed in canonical mode) looks like an end to it; so
+    // it gets a dup, and after such an end we queue an EOF mark and watch a
+    // fresh dup: the next read goes on past the VEOF, as on a tty.
+    const watched = dup(this.fd);
+    let socket: net.Socket;
+    try {
+      socket = watchFd(watched, readBuffer, (n) => this.received(n));
+    } catch (err) {
+      fs.closeSync(watched);
+      throw err;
+    }
+    socket.on('end', () => {
+      if (this.watcher !== socket) return;
+      this.push(EOF_MARK);
+      this.watcher = undefined;
+      socket.destroy();
+      if (!this.closed) this.watch();
+      this.onInput();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // EIO: the other end of the backing pty is gone; only at teardown.
+      if (this.watcher === socket && err.code !== 'EIO') console.error('ptsfs: backing pty read failed:', err);
+      if (this.watcher === socket) this.watcher = undefined;
+    });
+    this.watcher = socket;
+    this.paused = false;
+  }
+
+  /** libuv read `n` bytes into readBuffer; returns false to stop reading (queue full). */
+  private received(n: number): boolean {
+    let data = readBuffer.subarray(0, n);
+    // A waiting reader takes the bytes straight from the read buffer.
+    while (data.length > 0 && this.chunks.length === 0 && this.readers.length > 0) {
+      const req = this.readers.shift()!;
+      const take = Math.min(req.arg.size, data.length);
+      req.replyData(data.subarray(0, take));
+      data = data.subarray(take);
+    }
+    if (data.length > 0) this.push(Buffer.from(data));
+    this.onInput();
+    if (this.bytes >= QUEUE_LIMIT) {
+      this.paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  private push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    // Readers wait only while the queue is empty: serve them now.
+    if (this.readers.length > 0) this.settle('wait', false);
+  }
+
+  private resumeIfRoom(): void {
+    if (this.paused && this.bytes < QUEUE_LIMIT && this.watcher) {
+      this.paused = false;
+      this.watcher.resume();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// Reading a character device (/dev/fuse, a pty) from the event loop.
+//
+// Node has no public way to epoll an arbitrary fd: net.Socket refuses
+// character devices, and fs.read blocks a threadpool thread per fd. libuv's
+// pipe handle works on any pollable fd, so we open one on the fd and read
+// through net.Socket's `onread` mode, which hands each read(2) to a callback
+// in a caller-provided buffer: one syscall per request, no allocation.
+import * as net from 'net';
+
+interface PipeHandle {
+  open(fd: number): number;
+}
+interface PipeWrapBinding {
+  Pipe: new (type: number) => PipeHandle;
+  constants: { SOCKET: number };
+}
+
+const pipeWrap = (process as unknown as { binding(name: 'pipe_wrap'): PipeWrapBinding }).binding('pipe_wrap');
+
+/**
+ * Watches `fd` (which the returned socket then owns and closes) and calls
+ * `onRead(n)` after each read of n bytes into `buffer`. Returning false from
+ * onRead stops reading until `socket.resume()`. The fd becomes O_NONBLOCK.
+ */
+export function watchFd(fd: number, buffer: Buffer, onRead: (n: number) => boolean): net.Socket {
+  const handle = new pipeWrap.Pipe(pipeWrap.constants.SOCKET);
+  const rc = handle.open(fd);
+  if (rc !== 0) throw new Error(`cannot watch fd ${fd}: libuv error ${rc}`);
+  return new net.Socket({
+    handle,
+    readable: true,
+    writable: false,
+    // A 0-byte read (a pty's VEOF) ends the stream; let the owner decide.
+    allowHalfOpen: true,
+    onread: { buffer, callback: onRead },
+  } as net.SocketConstructorOpts);
+}
