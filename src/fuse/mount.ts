@@ -58,11 +58,17 @@ export function unmountFuse(target: string): 'unmounted' | 'detached' {
   return 'detached';
 }
 
-/** True when target is the root of a mount (it is listed in /proc/self/mounts). */
-export function isMountpoint(target: string): boolean {
+/** The fstype of the topmost mount on target (from /proc/self/mounts), or undefined if none. */
+export function mountType(target: string): string | undefined {
   const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
+  // /proc/mounts escapes space, tab, newline and backslash as octal.
   const escaped = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return mounts.split('\n').some((line) => line.split(' ')[1] === escaped);
+  let type: string | undefined;
+  for (const line of mounts.split('\n')) {
+    const f = line.split(' ');
+    if (f[1] === escaped) type = f[2];
+  }
+  return type;
 }
 
 /**

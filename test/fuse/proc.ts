@@ -73,11 +73,23 @@ export class Child {
     return this.lines;
   }
 
-  /** Waits for exit, killing the child after ms. */
+  /**
+   * Waits for exit, killing the child after ms. A child that SIGKILL cannot
+   * end within a second more (stuck in D state on an unanswered request)
+   * fails the wait, so that the test ends and its teardown can unmount.
+   */
   async exit(ms = 10_000): Promise<Done> {
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), ms);
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.proc.kill('SIGKILL');
+        timer = setTimeout(() => {
+          reject(new Error(`pid ${this.pid} did not exit within ${ms} ms nor after SIGKILL (state ${procState(this.pid)})`));
+        }, 1000);
+      }, ms);
+    });
     try {
-      return await this.done;
+      return await Promise.race([this.done, stuck]);
     } finally {
       clearTimeout(timer);
     }

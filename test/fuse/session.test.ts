@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import t from 'tap';
 import { MAX_WRITE } from '../../src/fuse';
 import { ENOTTY } from '../../src/sys/errno';
-import { python, run, fuseMounts } from './proc';
+import { Child, python, run, fuseMounts } from './proc';
 import { echoTransform, HELLO, INO, IOC_ECHO, IOC_NULL, mountTestFs, SLOW, SLOW_MS } from './testfs';
 
 t.test('ls, stat and cat show what the filesystem serves', async (t) => {
@@ -24,10 +24,11 @@ t.test('ls, stat and cat show what the filesystem serves', async (t) => {
     `1|0|755|directory|2|0|0`,
   ], 'stat: inode, size, mode, type, links, owner');
 
-  const cat = await run(t, 'cat', [path('hello')]);
+  const catChild = new Child(t, 'cat', [path('hello')]);
+  const cat = { ...(await catChild.exit()), pid: catChild.pid };
   t.equal(cat.code, 0);
   t.equal(cat.stdout, HELLO.toString(), 'cat prints the content');
-  t.equal(tfs.lastCaller.pid > 0, true, 'requests carry the caller pid');
+  t.equal(tfs.callers['open']?.pid, cat.pid, 'OPEN carries the pid of cat');
 
   const missing = await run(t, 'cat', [path('nope')]);
   t.equal(missing.code, 1);
@@ -39,7 +40,8 @@ t.test('requests carry the caller uid and gid (allow_other)', async (t) => {
   const cat = await run(t, 'cat', [path('hello')], { uid: 4321, gid: 8765 });
   t.equal(cat.code, 0, cat.stderr);
   t.equal(cat.stdout, HELLO.toString());
-  t.same({ uid: tfs.lastCaller.uid, gid: tfs.lastCaller.gid }, { uid: 4321, gid: 8765 });
+  t.same(tfs.callers['open'], { uid: 4321, gid: 8765, pid: tfs.callers['open']?.pid }, 'OPEN from uid 4321 gid 8765');
+  t.same(tfs.callers['release'], { uid: 0, gid: 0, pid: 0 }, 'RELEASE comes from the kernel itself');
 });
 
 t.test('a READ answered 300 ms later arrives, and does not hold up others', async (t) => {
@@ -81,16 +83,20 @@ print(json.dumps({'r': r, 'out': buf.hex(), 'r2': r2, 'nul': nul.hex(), 'bad': b
   t.equal(res.r, input[0], 'ioctl() returns the result the fs computed from the input');
   t.equal(res.out, echoTransform(input).toString('hex'), 'output buffer holds the transformed input');
   t.equal(res.r2, 0);
-  t.equal(Buffer.from(res.nul, 'hex').readUInt32LE(0), tfs.calls['ioctl'], '_IOR output: the fs ioctl counter');
+  t.equal(Buffer.from(res.nul, 'hex').readUInt32LE(0), 2, '_IOR output: the fs counter (second ioctl)');
+  t.equal(tfs.calls['ioctl'], 3, 'three IOCTLs reached the fs');
   t.equal(res.bad, ENOTTY, 'an unknown command: ENOTTY');
 });
 
 t.test('a 128 KiB write arrives as one WRITE', async (t) => {
   const { fs: tfs, path } = await mountTestFs(t);
   const script = `
-import os, sys
+import mmap, os, sys
+n = int(sys.argv[2])
+buf = mmap.mmap(-1, n)  # page-aligned: direct I/O would split an unaligned buffer at max_pages
+buf.write(b'x' * n)
 fd = os.open(sys.argv[1], os.O_WRONLY)
-print(os.write(fd, b'x' * int(sys.argv[2])))
+print(os.write(fd, buf))
 `;
   const d = await python(t, script, [path('sink'), MAX_WRITE]).exit();
   t.equal(d.code, 0, d.stderr);

@@ -19,6 +19,7 @@ import {
 } from '../../src/fuse';
 import { EAGAIN, EINTR, ENOENT, ENOTDIR, ENOTTY } from '../../src/sys/errno';
 import { IOC_READ, IOC_WRITE, ioc } from '../../src/sys/ioc';
+import { MNT_DETACH, umount2 } from '../../src/sys/libc';
 
 export const INO = { root: FUSE_ROOT_ID, hello: 2, slow: 3, wait: 4, pollable: 5, ioctl: 6, big: 7, sink: 8 } as const;
 export const HELLO = Buffer.from('hello from ptsfs testfs\n');
@@ -70,8 +71,8 @@ export class TestFs {
   ready = false;
   /** Sizes of the WRITEs `sink` received. */
   readonly writes: number[] = [];
-  /** uid/gid/pid of the last request. */
-  lastCaller = { uid: -1, gid: -1, pid: -1 };
+  /** uid/gid/pid of the last request, by method (RELEASE comes from the kernel: pid 0). */
+  readonly callers: Record<string, { uid: number; gid: number; pid: number }> = {};
 
   private readonly nodes = new Map<number, Node>();
   private readonly byName = new Map<string, Node>();
@@ -287,7 +288,7 @@ export class TestFs {
 
   private count(method: string, req: { uid: number; gid: number; pid: number }): void {
     this.calls[method] = (this.calls[method] ?? 0) + 1;
-    this.lastCaller = { uid: req.uid, gid: req.gid, pid: req.pid };
+    this.callers[method] = { uid: req.uid, gid: req.gid, pid: req.pid };
   }
 
   private attr(node: Node): Attr {
@@ -327,7 +328,9 @@ export async function mountTestFs(t: Teardownable, opts: TestFsOptions = {}): Pr
     throw err;
   }
   tfs.session = m.session;
+  live.add(dir);
   t.teardown(async () => {
+    live.delete(dir);
     await m.stop();
     await fs.promises.rmdir(dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err; // the test removed it already
@@ -335,6 +338,26 @@ export async function mountTestFs(t: Teardownable, opts: TestFsOptions = {}): Pr
   });
   return { fs: tfs, m, dir, path: (name: string) => path.join(dir, name) };
 }
+
+// Last resort for a test process that dies with mounts up (a tap timeout,
+// SIGTERM): detach them, so no dead mount outlives the suite.
+const live = new Set<string>();
+function detachAll(): void {
+  for (const dir of live) {
+    try {
+      umount2(dir, MNT_DETACH);
+      fs.rmdirSync(dir);
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+process.on('exit', detachAll);
+process.once('SIGTERM', () => {
+  detachAll();
+  process.kill(process.pid, 'SIGTERM');
+});
 
 /** Resolves once cond() holds; rejects after `ms` milliseconds naming `what`. */
 export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
