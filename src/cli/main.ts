@@ -30,19 +30,26 @@ async function mountCommand(dir: string, optionText: string, foreground: boolean
     throw err;
   }
   requireDirectory(dir);
-  let m: PtsMount;
+  // Handlers first: a signal that arrives while mounting must not kill the
+  // process between mount(2) and serving, which would leave a dead mount.
+  let m: PtsMount | undefined;
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+    if (m) void m.stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
     m = await mountNamespace(dir, options);
   } catch (err) {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
     if (isSysError(err)) throw new UsageError(`mount ${dir}: ${err.message}`);
     throw err;
   }
   process.stderr.write(`ptsfs: serving ${dir}\n`);
-  const stop = (): void => {
-    void m.stop();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (stopping) void m.stop();
   await m.closed;
   process.removeListener('SIGINT', stop);
   process.removeListener('SIGTERM', stop);

@@ -21,6 +21,8 @@ export interface Decoded {
 
 export class ProtocolError extends Error {}
 
+const NO_DATA = Buffer.alloc(0);
+
 /** sizeof(struct fuse_init_in) before protocol 7.36 (FUSE_INIT_EXT). */
 const INIT_IN_COMPAT_SIZE = 16;
 
@@ -74,7 +76,8 @@ export function decodeRequest(buf: Buffer, length: number): Decoded {
       return { header, op, arg, name, data: buf.subarray(next, end) };
     }
     case 'data':
-      return { header, op, arg, data: buf.subarray(off, end) };
+      // Most IOCTLs carry no input: skip allocating an empty view.
+      return { header, op, arg, data: off < end ? buf.subarray(off, end) : NO_DATA };
     case 'forgets': {
       const count = (arg as { count: number }).count;
       if (off + count * forgetOne.size > end) throw new ProtocolError('BATCH_FORGET count exceeds body');

@@ -199,16 +199,16 @@ function setTermios(term: Terminal, flushInput: boolean, apply: () => void): voi
 }
 
 /**
- * TCFLSH: input is this side's queue; output of one side is the other
- * side's unread input (pty_flush_buffer flushes the peer's buffers).
+ * TCFLSH: input is this side's queue. Output is only what is still in
+ * flight: pty_flush_buffer() empties the peer's flip buffer, never what
+ * already reached the peer's read buffer (our peer queue), so the backing
+ * ioctl below is all there is to it.
  */
 function flush(req: IoctlReq, term: Terminal, side: Side): void {
   const which = req.arg.arg;
   if (which !== tty.TCIFLUSH && which !== tty.TCOFLUSH && which !== tty.TCIOFLUSH) return req.error(EINVAL);
   const own = side === 'master' ? term.masterIn : term.slaveIn;
-  const peer = side === 'master' ? term.slaveIn : term.masterIn;
   if (which !== tty.TCOFLUSH) own.flush();
-  if (which !== tty.TCIFLUSH) peer.flush();
   ioctlValue(side === 'master' ? term.masterFd : term.slaveFd, tty.TCFLSH, which);
   done(req);
 }

@@ -12,7 +12,7 @@ export class MasterFile implements PtsFile {
   /** Pending output first; then EIO once every replica closed (TTY_OTHER_CLOSED); else wait. */
   read(req: Req<'read'>, nonblock: boolean): void {
     const t = this.term;
-    t.masterIn.read(req, nonblock, !t.packet, t.otherClosedErrno());
+    t.masterIn.read(req, nonblock, t.otherClosedErrno());
   }
 
   write(req: Req<'write'>, nonblock: boolean): void {

@@ -91,12 +91,16 @@ export class PtsNamespace implements Handlers {
     };
   }
 
-  /** Attributes and cache lifetime of a node, or undefined if it does not exist. */
-  private node(ino: number): { attrs: EntryAttrs; type: number; timeout: number; generation: number } | undefined {
+  /**
+   * Attributes and cache lifetime of a node, or undefined if it does not exist.
+   * `hungUpToo`: an entry whose master is gone has no name any more, but its
+   * inode lives on while replica fds hold it (fstat, fchmod work on them).
+   */
+  private node(ino: number, hungUpToo = false): { attrs: EntryAttrs; type: number; timeout: number; generation: number } | undefined {
     if (ino === FUSE_ROOT_ID) return { attrs: this.root, type: S_IFDIR, timeout: STATIC_TIMEOUT, generation: 0 };
     if (ino === PTMX_INO) return { attrs: this.ptmx, type: S_IFREG, timeout: STATIC_TIMEOUT, generation: 0 };
     if (ino === TTY_INO) return { attrs: this.tty, type: S_IFREG, timeout: STATIC_TIMEOUT, generation: 0 };
-    const t = this.liveTerminal(ino - FIRST_PTY_INO);
+    const t = hungUpToo ? this.terminals.get(ino - FIRST_PTY_INO) : this.liveTerminal(ino - FIRST_PTY_INO);
     return t && { attrs: t.attrs, type: S_IFREG, timeout: ENTRY_TIMEOUT, generation: t.generation };
   }
 
@@ -135,14 +139,14 @@ export class PtsNamespace implements Handlers {
   }
 
   getattr(req: Req<'getattr'>): void {
-    const n = this.node(req.nodeid);
+    const n = this.node(req.nodeid, true);
     if (!n) return req.error(ENOENT);
     req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(req.nodeid, n.attrs, n.type) });
   }
 
   /** chmod and chown; the kernel checked permissions (default_permissions). Sizes and times are ignored, as on devpts. */
   setattr(req: Req<'setattr'>): void {
-    const n = this.node(req.nodeid);
+    const n = this.node(req.nodeid, true);
     if (!n) return req.error(ENOENT);
     const a = req.arg;
     if (a.valid & FATTR_MODE) n.attrs.mode = a.mode & 0o7777;

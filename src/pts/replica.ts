@@ -19,7 +19,7 @@ export class ReplicaFile implements PtsFile {
   read(req: Req<'read'>, nonblock: boolean): void {
     const t = this.term;
     if (t.hungUp) return req.replyData();
-    t.slaveIn.read(req, nonblock, !t.canonical, 'wait');
+    t.slaveIn.read(req, nonblock, 'wait');
   }
 
   /** After a hangup writes fail with EIO (hung_up_tty_write). */

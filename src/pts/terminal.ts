@@ -85,11 +85,11 @@ export class Terminal {
     this.masterIn = new InputQueue(backing.master, () => {
       this.slaveOut.retry();
       this.wake(this.masterPollers);
-    });
+    }, () => !this.packet);
     this.slaveIn = new InputQueue(backing.slave, () => {
       this.masterOut.retry();
       this.wake(this.slavePollers);
-    });
+    }, () => !this.canonical);
     this.masterIn.start();
     this.slaveIn.start();
   }
@@ -120,14 +120,16 @@ export class Terminal {
     // What the replica wrote just before closing may still be in the host's
     // flip buffer; n_tty_read flushes it before deciding on EIO, and so do we.
     this.masterIn.drain();
-    this.masterIn.settle(this.otherClosedErrno(), true);
+    this.masterIn.settle(this.otherClosedErrno());
     this.wake(this.masterPollers);
   }
 
   /** The master's last close: hang up every replica (pty_close, tty_vhangup). */
   masterClosed(): void {
     this.hungUp = true;
-    this.slaveIn.close('eof');
+    // A read already waiting sees TTY_OTHER_CLOSED in n_tty_read: EIO; reads
+    // after the hangup go to hung_up_tty_read: EOF (ReplicaFile.read).
+    this.slaveIn.close(EIO);
     this.slaveOut.fail(EIO);
     this.masterOut.fail(EIO);
     this.masterIn.close(EIO);

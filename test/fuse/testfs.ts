@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   DT_DIR, DT_REG, encodeDirent, FOPEN_DIRECT_IO, FUSE_POLL_SCHEDULE_NOTIFY, FUSE_ROOT_ID, S_IFDIR, S_IFREG,
-  serve, type Attr, type MountedSession, type Req, type Session,
+  serve, type Attr, type AttrOut, type MountedSession, type Req, type Session,
 } from '../../src/fuse';
 import { EAGAIN, EINTR, ENOENT, ENOTDIR, ENOTTY } from '../../src/sys/errno';
 import { IOC_READ, IOC_WRITE, ioc } from '../../src/sys/ioc';
@@ -40,13 +40,25 @@ export function echoTransform(input: Buffer): Buffer {
   return out;
 }
 
+let bigChunkBuffer: Buffer | undefined;
+/** Content of `big` from any offset below 256, shared by all instances. */
+function bigChunk(): Buffer {
+  if (!bigChunkBuffer) {
+    bigChunkBuffer = Buffer.alloc(256 * 1024 + 256);
+    for (let i = 0; i < bigChunkBuffer.length; i++) bigChunkBuffer[i] = i & 0xff;
+  }
+  return bigChunkBuffer;
+}
+
 interface Node {
   readonly ino: number;
   readonly name: string;
   readonly mode: number;
   readonly size: number;
-  /** entry_valid and attr_valid, seconds */
-  readonly valid: number;
+  /** entry_valid, seconds */
+  readonly entryValid: number;
+  /** attr_valid, seconds */
+  readonly attrValid: number;
   readonly content?: Buffer;
 }
 
@@ -63,6 +75,8 @@ export class TestFs {
   readonly lookups: string[] = [];
   /** READs on `wait` that are held. */
   readonly waiters: Req<'read'>[] = [];
+  /** READs on `slow` not answered yet. */
+  slowHeld = 0;
   /** Held READs answered with EINTR because of FUSE_INTERRUPT. */
   interrupts = 0;
   /** Poll handles (kh) the kernel asked to be notified on, by fh. */
@@ -79,16 +93,15 @@ export class TestFs {
   private nextIno = 100;
   private nextFh = 1;
   private readonly time = Math.floor(Date.now() / 1000);
-  private readonly bigChunk: Buffer;
 
   constructor(opts: TestFsOptions = {}) {
     const bigSize = opts.bigSize ?? 1024 ** 3;
-    this.bigChunk = Buffer.alloc(256 * 1024);
-    for (let i = 0; i < this.bigChunk.length; i++) this.bigChunk[i] = i & 0xff;
     const file = (ino: number, name: string, size: number, content?: Buffer, mode = 0o644): void => {
-      this.put({ ino, name, mode: S_IFREG | mode, size, valid: LONG_VALID, content });
+      // Static files: the name is cached, the attributes are not (every
+      // fstat is a GETATTR).
+      this.put({ ino, name, mode: S_IFREG | mode, size, entryValid: LONG_VALID, attrValid: 0, content });
     };
-    this.nodes.set(INO.root, { ino: INO.root, name: '', mode: S_IFDIR | 0o755, size: 0, valid: 0 });
+    this.nodes.set(INO.root, { ino: INO.root, name: '', mode: S_IFDIR | 0o755, size: 0, entryValid: 0, attrValid: 0 });
     file(INO.hello, 'hello', HELLO.length, HELLO);
     file(INO.slow, 'slow', SLOW.length, SLOW);
     file(INO.wait, 'wait', 0);
@@ -100,11 +113,11 @@ export class TestFs {
 
   // --- what tests call ---
 
-  /** Adds a file `name` to the root (cached by the kernel for `valid` seconds). */
+  /** Adds a file `name` to the root (name and attributes cached by the kernel for `valid` seconds). */
   add(name: string, content: Buffer | string, valid = LONG_VALID): number {
     const buf = Buffer.from(content);
     const ino = this.nextIno++;
-    this.put({ ino, name, mode: S_IFREG | 0o644, size: buf.length, valid, content: buf });
+    this.put({ ino, name, mode: S_IFREG | 0o644, size: buf.length, entryValid: valid, attrValid: valid, content: buf });
     return ino;
   }
 
@@ -151,17 +164,23 @@ export class TestFs {
     const node = this.byName.get(req.name!);
     if (!node) return req.error(ENOENT);
     req.reply({
-      nodeid: node.ino, generation: 0, entry_valid: node.valid, entry_valid_nsec: 0,
-      attr_valid: node.valid, attr_valid_nsec: 0, attr: this.attr(node),
+      nodeid: node.ino, generation: 0, entry_valid: node.entryValid, entry_valid_nsec: 0,
+      attr_valid: node.attrValid, attr_valid_nsec: 0, attr: this.attr(node),
     });
   }
 
   getattr(req: Req<'getattr'>): void {
     this.count('getattr', req);
-    const node = this.nodes.get(req.nodeid);
-    if (!node) return req.error(ENOENT);
-    // attr_valid 0 for the static files: every fstat is a round trip.
-    req.reply({ attr_valid: node.ino >= 100 ? node.valid : 0, attr_valid_nsec: 0, attr: this.attr(node) });
+    const out = this.attrOut(req.nodeid);
+    if (!out) return req.error(ENOENT);
+    req.reply(out);
+  }
+
+  /** GETATTR's answer for an inode (undefined: no such inode). */
+  attrOut(ino: number): AttrOut | undefined {
+    const node = this.nodes.get(ino);
+    if (!node) return undefined;
+    return { attr_valid: node.attrValid, attr_valid_nsec: 0, attr: this.attr(node) };
   }
 
   opendir(req: Req<'opendir'>): void {
@@ -206,7 +225,11 @@ export class TestFs {
     const { offset, size } = req.arg;
     switch (req.nodeid) {
       case INO.slow:
-        setTimeout(() => req.replyData(SLOW.subarray(offset, offset + size)), SLOW_MS);
+        this.slowHeld++;
+        setTimeout(() => {
+          this.slowHeld--;
+          req.replyData(SLOW.subarray(offset, offset + size));
+        }, SLOW_MS);
         return;
       case INO.wait:
         this.waiters.push(req);
@@ -223,9 +246,10 @@ export class TestFs {
         return;
       case INO.big: {
         const node = this.nodes.get(INO.big)!;
-        const n = Math.max(0, Math.min(size, node.size - offset, this.bigChunk.length));
+        const chunk = bigChunk();
+        const n = Math.max(0, Math.min(size, node.size - offset, chunk.length - 256));
         const start = offset % 256; // keeps byte i of the file equal to i & 0xff
-        req.replyData(this.bigChunk.subarray(start, start + n));
+        req.replyData(chunk.subarray(start, start + n));
         return;
       }
       default: {
@@ -314,12 +338,11 @@ export interface Mounted {
 }
 
 /**
- * Mounts a fresh TestFs on a new temporary directory; t.teardown unmounts
+ * Mounts a fresh TestFs (or `tfs`, e.g. a subclass) on a new temporary directory; t.teardown unmounts
  * it and removes the directory, also when the test fails.
  */
-export async function mountTestFs(t: Teardownable, opts: TestFsOptions = {}): Promise<Mounted> {
+export async function mountTestFs(t: Teardownable, opts: TestFsOptions = {}, tfs: TestFs = new TestFs(opts)): Promise<Mounted> {
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'ptsfs-test-'));
-  const tfs = new TestFs(opts);
   let m: MountedSession;
   try {
     m = await serve(dir, tfs, { subtype: 'ptsfstest', source: 'ptsfstest' });

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import koffi from 'koffi';
 import t from 'tap';
 import { FOPEN_DIRECT_IO, Opcode, Session, type Handlers } from '../../src/fuse';
-import { EINTR, EIO, ENOENT, ENOSYS } from '../../src/sys/errno';
+import { EINTR, EIO, ENOENT, ENOSYS, EPROTO } from '../../src/sys/errno';
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -143,7 +143,7 @@ t.test('INIT from a kernel older than 7.31 is refused with EPROTO', async (t) =>
   kernel.send(request(Opcode.INIT, 1, 0, initBody(26, 0)));
   const r = await kernel.expect(t, 'INIT');
   t.equal(r.len, 16);
-  t.ok(r.error < 0, `error ${r.error}`);
+  t.equal(r.error, -EPROTO, 'EPROTO');
   await t.rejects(session.ready);
 });
 

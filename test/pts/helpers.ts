@@ -20,7 +20,9 @@ import { mountNamespace, parseOptions, type PtsMount } from '../../src/pts';
 /** What tap's `t` offers that these helpers use. */
 export interface TestLike {
   teardown(fn: () => unknown): void;
-  equal(found: unknown, wanted: unknown, message?: string): unknown;
+  equal(found: any, wanted: any, ...rest: any[]): any;
+  same(found: any, wanted: any, ...rest: any[]): any;
+  comment(...args: any[]): void;
 }
 
 export const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -150,6 +152,8 @@ export interface PyOptions extends SpawnOptions {
   readonly timeoutMs?: number;
   /** Data written to stdin (then closed). */
   readonly input?: string | Buffer;
+  /** Keep stdin an open pipe (the script can wait on sys.stdin.read() until endInput()). */
+  readonly holdStdin?: boolean;
 }
 
 /** A running python3; its stdout and stderr are collected. */
@@ -163,9 +167,9 @@ export class PyChild {
   private waiters: (() => void)[] = [];
 
   constructor(script: string, args: readonly (string | number)[] = [], opts: PyOptions = {}) {
-    const { timeoutMs = 30_000, input, ...spawnOpts } = opts;
+    const { timeoutMs = 30_000, input, holdStdin = false, ...spawnOpts } = opts;
     this.proc = spawn(PYTHON, ['-c', PRELUDE + script, ...args.map(String)], {
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [input === undefined && !holdStdin ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       ...spawnOpts,
     });
     if (input !== undefined) this.proc.stdin!.end(input);
@@ -191,6 +195,12 @@ export class PyChild {
 
   get pid(): number {
     return this.proc.pid!;
+  }
+
+  /** Writes to the script's stdin (holdStdin); end=true closes it (sys.stdin.read() returns). */
+  send(data: string | Buffer = '', end = true): void {
+    if (end) this.proc.stdin?.end(data);
+    else this.proc.stdin?.write(data);
   }
 
   /** Complete stdout lines so far. */
@@ -280,6 +290,7 @@ export interface PtsFixture {
 export async function mountPts(t: TestLike, optionsText = ''): Promise<PtsFixture> {
   const options = parseOptions(optionsText);
   const dir = await tempDir('ptsfs-test-');
+  mountedDirs.push(dir);
   let mount: PtsMount;
   try {
     mount = await mountNamespace(dir, options);
@@ -297,6 +308,16 @@ export async function mountPts(t: TestLike, optionsText = ''): Promise<PtsFixtur
   return { dir, mount, path: (name) => path.join(dir, String(name)) };
 }
 
+/** Every directory mountPts() and mountDevpts() mounted on in this process. */
+export const mountedDirs: string[] = [];
+
+/** Those of mountedDirs that are still mounted (should be none once their tests ended). */
+export async function leftMounted(): Promise<string[]> {
+  const text = await fs.promises.readFile('/proc/self/mounts', 'utf8');
+  const points = new Set(text.split('\n').map((l) => l.split(' ')[1]));
+  return mountedDirs.filter((d) => points.has(d));
+}
+
 export interface DevptsFixture {
   readonly dir: string;
   path(name: string | number): string;
@@ -309,7 +330,9 @@ export interface DevptsFixture {
  */
 export async function mountDevpts(t: TestLike, optionsText = 'ptmxmode=666,mode=620,gid=5'): Promise<DevptsFixture | undefined> {
   const dir = await tempDir('ptsfs-devpts-');
-  const r = await run('mount', ['-t', 'devpts', '-o', `newinstance,${optionsText}`, 'devpts', dir]);
+  mountedDirs.push(dir);
+  const opts = ['newinstance', ...optionsText.split(',').filter((o) => o !== '')].join(',');
+  const r = await run('mount', ['-t', 'devpts', '-o', opts, 'devpts', dir]);
   if (r.code !== 0) {
     devptsUnavailable = `mount -t devpts failed: ${r.stderr.trim()}`;
     await fs.promises.rmdir(dir).catch(() => undefined);
@@ -325,6 +348,35 @@ export async function mountDevpts(t: TestLike, optionsText = 'ptmxmode=666,mode=
 
 /** Why mountDevpts returned undefined. */
 export let devptsUnavailable = '';
+
+export interface Both<T> {
+  /** What the script printed against the ptsfs mount. */
+  readonly fuse: T;
+  /** The same script against a kernel devpts instance, or undefined if there is none here. */
+  readonly kernel: T | undefined;
+}
+
+/**
+ * Runs one python scenario (its argv[1] is the mount directory) against a
+ * fresh ptsfs mount and against a fresh kernel devpts instance mounted with
+ * the same options, returning both JSON results.
+ */
+export async function runBoth<T = any>(t: TestLike, optionsText: string, script: string, args: readonly (string | number)[] = [], opts: PyOptions = {}): Promise<Both<T>> {
+  const p = await mountPts(t, optionsText);
+  const fuse = await pyJson<T>(t, script, [p.dir, ...args], opts);
+  const k = await mountDevpts(t, optionsText);
+  if (!k) {
+    t.comment(`no kernel devpts to compare with: ${devptsUnavailable}`);
+    return { fuse, kernel: undefined };
+  }
+  const kernel = await pyJson<T>(t, script, [k.dir, ...args], opts);
+  return { fuse, kernel };
+}
+
+/** Asserts that ptsfs showed what the kernel showed (when there is a kernel reference). */
+export function sameAsKernel<T>(t: TestLike, both: Both<T>, message = 'same as a kernel devpts instance'): void {
+  if (both.kernel !== undefined) t.same(both.fuse, both.kernel, message);
+}
 
 /** Runs a program to completion (async), killed after timeoutMs. */
 export function run(cmd: string, args: readonly string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<PyResult> {
@@ -368,6 +420,19 @@ export async function mountsOfType(fstype = 'fuse.ptsfs'): Promise<string[]> {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * What this machine lacks for the mounted tests (a reason string), or false.
+ * Use as `t.test(name, { skip: MISSING }, fn)`.
+ */
+export const MISSING: string | false = ((): string | false => {
+  if (process.platform !== 'linux') return 'ptsfs needs Linux';
+  if (process.getuid?.() !== 0) return 'mounting needs root (run the tests as root)';
+  if (!fs.existsSync('/dev/fuse')) return 'no /dev/fuse on this machine';
+  const hasPython = fs.existsSync(PYTHON) || (process.env['PATH'] ?? '').split(':').some((d) => fs.existsSync(path.join(d, 'python3')));
+  if (!hasPython) return 'no python3 (the test clients are python3 scripts)';
+  return false;
+})();
 
 /** An unprivileged user and group for permission tests. */
 export const NOBODY = { uid: 65534, gid: 65534 } as const;

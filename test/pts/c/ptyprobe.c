@@ -118,6 +118,13 @@ static void filetype_print(const char *key, int fd) {
   out(key, "%s", S_ISCHR(st.st_mode) ? "chr" : S_ISREG(st.st_mode) ? "reg" : "other");
 }
 
+/* Permission bits and owner of a path, as ls -l would show them. */
+static void perm_print(const char *key, const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) { err(key, errno); return; }
+  out(key, "0%o:%u:%u", st.st_mode & 07777, (unsigned)st.st_uid, (unsigned)st.st_gid);
+}
+
 /* A pty the glibc way: posix_openpt, grantpt, unlockpt, ptsname, open. */
 static int posix_pty(const char *p, int *slave) {
   char k[64];
@@ -169,6 +176,8 @@ int main(void) {
     if (tn) out("a.ttyname", "%s", tn); else err("a.ttyname", errno);
   }
   filetype_print("a.slave_type", as);
+  perm_print("a.slave_perm", "/dev/pts/0");
+  perm_print("ptmx_perm", "/dev/ptmx");
   termios_print("a.slave", as);
   termios_print("a.master", am);
   winsize_print("a.winsize_initial", as);
@@ -235,7 +244,13 @@ int main(void) {
   /* closing a frees index 0 for the next pty */
   close(as);
   close(am);
-  usleep(50000);
+  /* close() returns before a FUSE RELEASE is handled: wait (at most 2 s) for entry 0 to go */
+  {
+    struct stat st;
+    int i = 0;
+    while (stat("/dev/pts/0", &st) == 0 && i++ < 200) usleep(10000);
+    out("a.entry_after_close", stat("/dev/pts/0", &st) == 0 ? "present" : "gone");
+  }
 
   /* --- pty c: openpty(), which tries TIOCGPTPEER first --- */
   {
