@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import type * as net from 'net';
 import { EINTR, ENOSYS, EIO, EPROTO } from '../sys/errno';
+import { tryRead } from '../sys/libc';
 import { watchFd } from '../sys/watch';
 import {
   FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
@@ -34,6 +35,9 @@ const REPLY_SCRATCH_SIZE = 4096;
 const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
 /** Where replies are encoded; each is written synchronously, so one suffices. */
 const scratch = Buffer.alloc(REPLY_SCRATCH_SIZE);
+
+/** Requests one connection may take from a single readiness event (libuv takes up to 32). */
+const DRAIN_MAX = 16;
 
 /** A request as a handler sees it; answer it exactly once. */
 export class Request<A extends object = object, R extends object = object> {
@@ -164,6 +168,7 @@ export class Session {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.socket = watchFd(fd, readBuffer, (n) => {
       this.receive(readBuffer, n);
+      this.drain();
       return true;
     });
     // ENODEV: the filesystem was unmounted or the connection aborted.
@@ -205,6 +210,23 @@ export class Session {
 
   // --- the read side ---
 
+  /**
+   * Right after answering, the caller's next request is often queued
+   * already (on a shared CPU our reply's write(2) let it run): read it now,
+   * without another trip through epoll and an event loop iteration, which
+   * cost ~3 us a request. A read that finds nothing (EAGAIN: the fd is
+   * non-blocking) or fails (ENODEV after an unmount: libuv's own read then
+   * reports it) ends the drain; so does a bound, so that one busy connection
+   * cannot starve the others.
+   */
+  private drain(): void {
+    for (let i = 0; i < DRAIN_MAX && !this.isClosed; i++) {
+      const n = tryRead(this.fd, readBuffer);
+      if (n <= 0) return;
+      this.receive(readBuffer, n);
+    }
+  }
+
   private receive(buf: Buffer, length: number): void {
     let d: Decoded;
     try {
@@ -223,10 +245,7 @@ export class Session {
       return;
     }
     if (op.opcode === Opcode.INIT) return this.init(header, d.arg as ValueOf<typeof initIn>);
-    if (op.opcode === Opcode.INTERRUPT) {
-      this.pending.get((d.arg as { unique: number }).unique)?.interrupt();
-      return;
-    }
+    if (op.opcode === Opcode.INTERRUPT) return this.interrupt((d.arg as { unique: number }).unique);
     const req = new Request(this, op, header, d.arg ?? {}, d.name, d.name2, d.data, d.forgets);
     const handler = (this.handlers as Record<string, ((r: Request) => void) | undefined>)[op.method];
     if (!handler) {
@@ -242,6 +261,19 @@ export class Session {
     }
     if (op.reply === 'none') req.abandon();
     else req.hold();
+  }
+
+  /** FUSE_INTERRUPT: no reply to it; the target is answered (EINTR unless its hook says otherwise). */
+  private interrupt(target: number): void {
+    const req = this.pending.get(target);
+    if (!req) return; // answered already
+    try {
+      req.interrupt();
+    } catch (err) {
+      console.error('ptsfs: interrupt hook failed:', err);
+      // A caller must never wait forever, even on our bug.
+      req.error(EINTR);
+    }
   }
 
   private init(header: InHeader, arg: ValueOf<typeof initIn>): void {

@@ -106,7 +106,6 @@ function compile(name: string, slots: readonly Slot[], pads: readonly { off: num
     if (p.len <= INLINE_PAD) for (let i = 0; i < p.len; i++) writes.push(`buf[${at(p.off + i)}] = 0;`);
     else writes.push(`buf.fill(0, ${at(p.off)}, ${at(p.off + p.len)});`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function('nested', `
 return [
   function decode(buf, off) {

@@ -6,8 +6,8 @@
 // When the backing pty is full (EAGAIN), room comes back only when the
 // daemon itself reads the other end of that pty, so the terminal calls
 // retry() after each such read: no timer, no thread.
-import * as fs from 'fs';
 import { EAGAIN, EINTR, EIO } from '../sys/errno';
+import { tryWrite } from '../sys/libc';
 import type { Req } from '../fuse';
 
 interface Blocked {
@@ -75,12 +75,10 @@ export class Outbox {
   private push(data: Buffer): number {
     let off = 0;
     while (off < data.length) {
-      try {
-        off += fs.writeSync(this.fd, data, off, data.length - off);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
-        return off > 0 ? off : -1;
-      }
+      const n = tryWrite(this.fd, data, off);
+      if (n === -EAGAIN) break;
+      if (n < 0) return off > 0 ? off : -1;
+      off += n;
     }
     return off;
   }

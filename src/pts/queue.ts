@@ -10,9 +10,12 @@
 import * as fs from 'fs';
 import type * as net from 'net';
 import { EAGAIN, EINTR } from '../sys/errno';
-import { dup } from '../sys/libc';
+import { dup, tryRead } from '../sys/libc';
 import { watchFd } from '../sys/watch';
 import type { Req } from '../fuse';
+
+/** n_tty's read buffer (drivers/tty/n_tty.c): the most one pty read returns. */
+const N_TTY_BUF_SIZE = 4096;
 
 /** Bytes queued per side before we stop reading the backing fd. */
 export const QUEUE_LIMIT = 64 * 1024;
@@ -63,6 +66,7 @@ export class InputQueue {
       this.answer(req);
       return;
     }
+    if (this.readers.length === 0 && !this.closed && this.readNow(req)) return;
     if (whenEmpty !== 'wait') return this.answerEmpty(req, whenEmpty);
     if (nonblock) return req.error(EAGAIN);
     this.readers.push(req);
@@ -102,12 +106,8 @@ export class InputQueue {
    */
   drain(): void {
     while (!this.closed && this.bytes < QUEUE_LIMIT) {
-      let n: number;
-      try {
-        n = fs.readSync(this.fd, readBuffer, 0, readBuffer.length, null);
-      } catch {
-        return; // EAGAIN: nothing more
-      }
+      const n = tryRead(this.fd, readBuffer);
+      if (n < 0) return; // EAGAIN: nothing more
       if (n === 0) this.push(EOF_MARK);
       else this.received(n);
     }
@@ -205,12 +205,37 @@ export class InputQueue {
     this.paused = false;
   }
 
+  /**
+   * Reads the backing fd for `req` before making it wait. Bytes written a
+   * moment ago may still be in the host's flip buffer, which n_tty_read
+   * flushes before it gives up: asking now saves waiting for epoll and is
+   * most of a ping-pong's latency. Returns whether req was answered.
+   */
+  private readNow(req: Req<'read'>): boolean {
+    this.readers.push(req);
+    const n = tryRead(this.fd, readBuffer, 0, Math.min(req.arg.size, readBuffer.length));
+    if (n > 0) this.deliver(n);
+    else if (n === 0) this.push(EOF_MARK); // VEOF in canonical mode
+    else this.readers.pop(); // EAGAIN
+    return n >= 0;
+  }
+
   /** libuv read `n` bytes into readBuffer; returns false to stop reading (queue full). */
   private received(n: number): boolean {
-    // A pty read returns at most one n_tty buffer (4 KiB). For a reader
-    // waiting in raw mode, take what else the backing pty has right now, so
-    // that one FUSE reply carries up to what was asked, not 4 KiB.
-    if (this.readers.length > 0 && this.chunks.length === 0 && this.joinable()) {
+    this.deliver(n);
+    if (this.bytes >= QUEUE_LIMIT) {
+      this.paused = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Hands readBuffer[0, n) to waiting readers, queueing the rest. */
+  private deliver(n: number): void {
+    // A pty read returns at most one n_tty buffer (4 KiB). When a full one
+    // came and a reader waits in raw mode, take what else the backing pty
+    // has right now, so that one FUSE reply carries up to what was asked.
+    if (n >= N_TTY_BUF_SIZE - 1 && this.readers.length > 0 && this.chunks.length === 0 && this.joinable()) {
       n = this.readMore(n, Math.min(this.readers[0]!.arg.size, readBuffer.length));
     }
     let data = readBuffer.subarray(0, n);
@@ -223,11 +248,6 @@ export class InputQueue {
     }
     if (data.length > 0) this.push(Buffer.from(data));
     this.onInput();
-    if (this.bytes >= QUEUE_LIMIT) {
-      this.paused = true;
-      return false;
-    }
-    return true;
   }
 
   /**
@@ -240,13 +260,8 @@ export class InputQueue {
   private readMore(n: number, limit: number): number {
     while (n < limit) {
       this.onInput();
-      let more: number;
-      try {
-        more = fs.readSync(this.fd, readBuffer, n, limit - n, null);
-      } catch {
-        break; // EAGAIN
-      }
-      if (more === 0) break;
+      const more = tryRead(this.fd, readBuffer, n, limit - n);
+      if (more <= 0) break; // EAGAIN (a 0-byte read is VEOF, which raw mode has not)
       n += more;
     }
     return n;

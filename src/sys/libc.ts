@@ -45,10 +45,14 @@ type MountFn = (source: string, target: string, fstype: string, flags: number, d
 type Umount2Fn = (target: string, flags: number) => number;
 // Variadic: koffi takes (type, value) pairs for the arguments after `...`.
 type IoctlFn = (fd: number, request: number, argType: string, arg: Buffer | number) => number;
+type ReadFn = (fd: number, buf: Buffer, count: number) => number;
+type WriteFn = (fd: number, buf: Buffer, count: number) => number;
 type FcntlFn = (fd: number, cmd: number, argType: string, arg: number) => number;
 type ProcessVmFn = (pid: number, local: Buffer, liovcnt: number, remote: Buffer, riovcnt: number, flags: number) => number;
 
 const native = {
+  read: libc.func('long read(int fd, void *buf, unsigned long count)') as ReadFn,
+  write: libc.func('long write(int fd, const void *buf, unsigned long count)') as WriteFn,
   mount: libc.func(
     'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   ) as MountFn,
@@ -230,3 +234,26 @@ export function processVmWrite(pid: number, addr: bigint, data: Buffer): void {
   transfer('process_vm_writev', native.processVmWritev, pid, data.length);
 }
 
+
+/**
+ * read(2) on a non-blocking fd for the hot paths that expect "nothing there"
+ * often: returns the byte count, or -1 when the read failed (EAGAIN, or an
+ * error the fd's own watcher will report). fs.readSync would build and throw
+ * an Error for every EAGAIN.
+ */
+export function tryRead(fd: number, buf: Buffer, offset = 0, length = buf.length - offset): number {
+  if (offset < 0 || length < 0 || offset + length > buf.length) throw new RangeError('tryRead: range outside the buffer');
+  return native.read(fd, offset === 0 ? buf : buf.subarray(offset), length);
+}
+
+/**
+ * write(2) on a non-blocking fd where a full fd is routine: returns the
+ * byte count, or -errno (-EAGAIN when full). fs.writeSync would throw an
+ * Error, stack trace and all, for every EAGAIN: on a busy pty that was the
+ * largest cost of relaying bytes.
+ */
+export function tryWrite(fd: number, buf: Buffer, offset = 0, length = buf.length - offset): number {
+  if (offset < 0 || length < 0 || offset + length > buf.length) throw new RangeError('tryWrite: range outside the buffer');
+  const n = native.write(fd, offset === 0 ? buf : buf.subarray(offset), length);
+  return n >= 0 ? n : -koffi.errno();
+}

@@ -4,6 +4,7 @@
 // derived from our own struct declarations.
 import t from 'tap';
 import { decodeRequest, encodeDirent, encodeOutHeader, Opcode, ProtocolError, structs as s } from '../../src/fuse';
+import { pad, struct } from '../../src/fuse/struct';
 
 const IN_HEADER = 40; // sizeof(struct fuse_in_header)
 const TWO32 = 0x1_0000_0000;
@@ -496,4 +497,26 @@ t.test('malformed requests throw ProtocolError', async (t) => {
   throwsProtocolError(t, () => decode(request({ opcode: Opcode.IOCTL }, Buffer.alloc(8))), 'IOCTL body of 8 < 32 bytes');
   // total_extlen larger than the body.
   throwsProtocolError(t, () => decode(request({ opcode: Opcode.READ, extlen: 8 }, Buffer.alloc(40))), 'extensions longer than the body');
+});
+
+t.test('scalar conversions on encode (u8 u16 u32 i32 u64 i64, pads, missing fields)', async (t) => {
+  // A layout of every scalar type, checked against hand-computed bytes.
+  const all = struct('all', { a: 'u8', p: pad(1), b: 'u16', c: 'u32', d: 'i32', e: 'u64', f: 'i64', g: 'u32' });
+  t.equal(all.size, 1 + 1 + 2 + 4 + 4 + 8 + 8 + 4);
+  const buf = dirty(all.size);
+  all.encode({ a: 0x1ff, b: 0xbeef, c: -1, d: -2, e: 2 ** 52 + 3, f: -(2 ** 40) - 1 } as never, buf, 0);
+  const want = Buffer.alloc(all.size);
+  want[0] = 0xff; // u8 stores wrap modulo 256
+  want.writeUInt16LE(0xbeef, 2);
+  want.writeUInt32LE(0xffffffff, 4); // u32: x >>> 0
+  want.writeInt32LE(-2, 8);
+  want.writeBigUInt64LE(2n ** 52n + 3n, 12);
+  want.writeBigInt64LE(-(2n ** 40n) - 1n, 20);
+  want.writeUInt32LE(0, 28); // missing field: 0
+  t.same(buf, want);
+  t.same(all.decode(want), { a: 0xff, b: 0xbeef, c: 0xffffffff, d: -2, e: 2 ** 52 + 3, f: -(2 ** 40) - 1, g: 0 }, 'decode');
+  t.throws(() => all.decode(Buffer.alloc(all.size - 1)), RangeError, 'decode past the end');
+  t.throws(() => all.encode({} as never, Buffer.alloc(all.size), 1), RangeError, 'encode past the end');
+  t.throws(() => all.encode({ b: 0x10000 } as never, Buffer.alloc(all.size), 0), RangeError, 'u16 out of range');
+  t.same(all.pack({ a: 1 } as never).subarray(0, 2), Buffer.from([1, 0]), 'pack: a fresh zeroed buffer');
 });
