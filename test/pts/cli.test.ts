@@ -305,3 +305,35 @@ t.test('--help, and usage errors', async (t) => {
   t.match(noDir.stderr, /^ptsfs: .*argument/, 'a usage message');
   t.notMatch(noDir.stderr, /\n\s+at /, 'no stack trace');
 });
+
+t.test('root of a user namespace (unshare -Urm) can mount and use a ptsfs namespace', needs, async (t) => {
+  const dir = await tempDir(t, 'ptsfs-userns-');
+  // Everything runs inside the new user and mount namespaces: the mount is
+  // private to them and vanishes with them, whatever happens.
+  const script = `
+    set -e
+    /usr/bin/env -u NODE_OPTIONS "$1" mount -o ptmxmode=666 --foreground "$2" 2>"$2.err" &
+    for i in $(seq 100); do grep -q " $2 fuse.ptsfs " /proc/self/mounts && break; sleep 0.05; done
+    echo "uid $(id -u) in $(readlink /proc/self/ns/user)"
+    ${PYTHON} -c '
+import fcntl, os, struct, sys
+d = sys.argv[1]
+m = os.open(d + "/ptmx", os.O_RDWR | os.O_NOCTTY)
+n = struct.unpack("i", fcntl.ioctl(m, 0x80045430, bytes(4)))[0]
+fcntl.ioctl(m, 0x40045431, struct.pack("i", 0))
+s = os.open("%s/%d" % (d, n), os.O_RDWR | os.O_NOCTTY)
+os.write(m, b"through a userns mount\\n")
+print("index", n, "read", os.read(s, 100))
+' "$2"
+    "$1" umount "$2"
+    wait
+    echo "server exit $?"
+  `;
+  const r = await exec(t, 'unshare', ['-Urm', 'sh', '-c', script, 'sh', BIN, dir], { timeoutMs: 20_000, env: userEnv() });
+  t.equal(r.code, 0, describe(r));
+  t.match(r.stdout, /^uid 0 in user:/m, 'root inside its own user namespace');
+  t.match(r.stdout, /index 0 read b'through a userns mount\\n'/, 'a pty allocated and used');
+  t.match(r.stdout, /server exit 0/, 'the server unmounted and exited 0');
+  t.notOk(await isMounted(dir), 'nothing mounted outside');
+  fs.rmSync(`${dir}.err`, { force: true });
+});
