@@ -26,10 +26,24 @@ function fail(req: IoctlReq, err: unknown): void {
   else throw err;
 }
 
+/**
+ * The ioctl's arg as a pointer, or undefined (and EFAULT answered) when it
+ * cannot be one: u64 decodes to a number, exact below 2^53, far above any
+ * user address; a larger value (a pointer of -1, say) is a bad address.
+ */
+function pointer(req: IoctlReq): bigint | undefined {
+  const arg = req.arg.arg;
+  if (Number.isSafeInteger(arg)) return BigInt(arg);
+  req.error(EFAULT);
+  return undefined;
+}
+
 /** Copies `data` to the caller's memory at the ioctl's arg pointer. */
 function toCaller(req: IoctlReq, data: Buffer): boolean {
+  const addr = pointer(req);
+  if (addr === undefined) return false;
   try {
-    processVmWrite(req.pid, BigInt(req.arg.arg), data);
+    processVmWrite(req.pid, addr, data);
     return true;
   } catch (err) {
     fail(req, err);
@@ -39,8 +53,10 @@ function toCaller(req: IoctlReq, data: Buffer): boolean {
 
 /** Reads `length` bytes of the caller's memory at the ioctl's arg pointer. */
 function fromCaller(req: IoctlReq, length: number): Buffer | undefined {
+  const addr = pointer(req);
+  if (addr === undefined) return undefined;
   try {
-    return processVmRead(req.pid, BigInt(req.arg.arg), length);
+    return processVmRead(req.pid, addr, length);
   } catch (err) {
     fail(req, err);
     return undefined;

@@ -212,7 +212,7 @@ libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 ro = libc.mmap(None, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
 res = {}
-bad = {'null': 0, 'low': 8, 'high': 0xffffffffff00, 'kernel': 0xffffffff81000000}
+bad = {'null': 0, 'low': 8, 'high': 0xffffffffff00, 'kernel': 0xffffffff81000000, 'minus1': 0xffffffffffffffff}
 for name, ptr in bad.items():
     res[name] = {side: [raw_ioctl(fd, req, ptr) for req in (TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ)]
                  for side, fd in (('master', m), ('slave', s))}
@@ -238,7 +238,7 @@ res['after'] = [with_alarm(2, os.read, s, 100), ptn(m), termios.tcgetattr(s)[3] 
 out(res)
 `;
   const r = await pyJson(t, script, [dir]);
-  for (const name of ['null', 'low', 'high', 'kernel']) {
+  for (const name of ['null', 'low', 'high', 'kernel', 'minus1']) {
     t.same(r[name], {
       master: ['EFAULT', 'EFAULT', 'EFAULT', 'EFAULT', 'EFAULT', 'EFAULT'],
       slave: ['EFAULT', 'EFAULT', 'EFAULT', 'EFAULT', 'EFAULT', 'EFAULT'],
