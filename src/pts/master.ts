@@ -27,6 +27,7 @@ export class MasterFile implements PtsFile {
   poll(kh: number | undefined): number {
     const t = this.term;
     if (kh !== undefined) t.masterPollers.add(kh);
+    t.masterIn.start();
     let events = 0;
     if (t.masterIn.readable) events |= POLLIN | POLLRDNORM;
     if (t.otherClosed) events |= POLLHUP;

@@ -56,12 +56,14 @@ export class InputQueue {
     return this.chunks.length > 0;
   }
 
+  /** Watches the backing fd from now on (idempotent): readers or pollers are here. */
   start(): void {
     if (!this.closed && !this.watcher) this.watch();
   }
 
   /** Serves a FUSE READ; `whenEmpty` says what an empty queue means now. */
   read(req: Req<'read'>, nonblock: boolean, whenEmpty: WhenEmpty): void {
+    this.start();
     if (this.chunks.length > 0 && this.readers.length === 0) {
       this.answer(req);
       return;

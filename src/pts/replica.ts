@@ -36,6 +36,7 @@ export class ReplicaFile implements PtsFile {
     const t = this.term;
     if (t.hungUp) return HUNG_UP_EVENTS;
     if (kh !== undefined) t.slavePollers.add(kh);
+    t.slaveIn.start();
     let events = 0;
     if (t.slaveIn.readable) events |= POLLIN | POLLRDNORM;
     if (t.slaveOut.writable) events |= POLLOUT | POLLWRNORM;

@@ -90,8 +90,10 @@ export class Terminal {
       this.masterOut.retry();
       this.wake(this.slavePollers);
     }, () => !this.canonical);
-    this.masterIn.start();
-    this.slaveIn.start();
+    // The queues start watching the backing pty when a side is first read
+    // or polled: until then its bytes wait in the host pty, which pushes
+    // back on writers as it would with nobody reading, and a ptmx open that
+    // is closed unused costs no watcher at all.
   }
 
   get masterFd(): number { return this.backing.master; }
