@@ -4,7 +4,8 @@
  *   ptybench DIR throughput MB m2s|s2m   -> prints MB/s
  *   ptybench DIR pingpong N              -> prints p50 and p99 in us
  *   ptybench DIR openclose SECONDS       -> prints opens per second
- *   ptybench DIR hold COUNT              -> opens COUNT ptys, prints "ready", waits for stdin EOF
+ *   ptybench DIR hold COUNT              -> opens COUNT ptys, reads each side once
+ *                                           (EAGAIN), prints "ready", waits for stdin EOF
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -122,7 +123,13 @@ static void openclose(double seconds) {
 static void hold(int count) {
 	for (int i = 0; i < count; i++) {
 		int m, s;
+		char c;
 		open_pair(&m, &s);
+		/* A read on each side, as a terminal in use has had: the server then
+		 * watches both ends of the backing pty. */
+		fcntl(m, F_SETFL, O_NONBLOCK);
+		fcntl(s, F_SETFL, O_NONBLOCK);
+		if (read(m, &c, 1) >= 0 || read(s, &c, 1) >= 0) die("read on an idle pty");
 	}
 	printf("ready\n");
 	fflush(stdout);
