@@ -10,10 +10,10 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { MNT_DETACH, umount2 } from '../../src/sys/libc';
-import { PYTHON } from './helpers';
+import { PYTHON } from '../pts/helpers';
 import {
   describe, exec, inContainer, mountpoints, Proc, ptsfs, tempDir, type ExecOptions, type Ran, type TestLike, userEnv,
-} from './programs-helpers';
+} from '../pts/programs-helpers';
 
 const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
 
