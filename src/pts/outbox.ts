@@ -37,7 +37,8 @@ export class Outbox {
     const entry: Blocked = { req, rest: Buffer.from(data.subarray(n)), written: n };
     this.blocked.push(entry);
     req.onInterrupt(() => {
-      this.blocked.splice(this.blocked.indexOf(entry), 1);
+      const i = this.blocked.indexOf(entry);
+      if (i >= 0) this.blocked.splice(i, 1);
       if (entry.written > 0) req.reply({ size: entry.written });
       else req.error(EINTR);
     });
