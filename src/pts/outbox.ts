@@ -74,13 +74,11 @@ export class Outbox {
 
   /** Writes what the backing pty takes now: bytes written, 0 when full, -1 on error. */
   private push(data: Buffer): number {
-    let off = 0;
-    while (off < data.length) {
-      const n = tryWrite(this.fd, data, off);
-      if (n === -EAGAIN) break;
-      if (n < 0) return off > 0 ? off : -1;
-      off += n;
-    }
-    return off;
+    const n = tryWrite(this.fd, data);
+    if (n === -EAGAIN) return 0;
+    // A short count means the pty is full now (n_tty_write takes all the
+    // room there is); asking again would only find EAGAIN, and on a pty even
+    // a write that takes nothing schedules the flip-buffer work.
+    return n < 0 ? -1 : n;
   }
 }
