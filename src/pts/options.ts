@@ -81,13 +81,3 @@ export function parseOptions(text: string): PtsOptions {
   }
   return o;
 }
-
-/** The options as /proc/mounts would show them for a kernel devpts. */
-export function formatOptions(o: PtsOptions): string {
-  const parts: string[] = [];
-  if (o.uid !== undefined) parts.push(`uid=${o.uid}`);
-  if (o.gid !== undefined) parts.push(`gid=${o.gid}`);
-  parts.push(`mode=${o.mode.toString(8).padStart(3, '0')}`, `ptmxmode=${o.ptmxmode.toString(8).padStart(3, '0')}`);
-  if (o.max < NR_UNIX98_PTY_MAX) parts.push(`max=${o.max}`);
-  return parts.join(',');
-}
