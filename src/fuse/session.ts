@@ -17,7 +17,7 @@ import {
 } from './abi';
 import { decodeRequest, encodeOutHeader, type Decoded, type ForgetOne, type InHeader } from './codec';
 import { type AnyOp, type OpSpec } from './opcodes';
-import type { Struct } from './struct';
+import { readU64, type Struct } from './struct';
 import {
   initOut, notifyInvalEntryOut, notifyInvalInodeOut, notifyPollWakeupOut, outHeader, type ValueOf, initIn,
 } from './structs';
@@ -234,7 +234,7 @@ export class Session {
     } catch (err) {
       // The kernel never sends malformed requests; if we misparse one, say so
       // and fail only that request.
-      const unique = length >= 16 ? buf.readUInt32LE(8) + buf.readUInt32LE(12) * 0x1_0000_0000 : 0;
+      const unique = length >= 16 ? readU64(buf, 8) : 0; // fuse_in_header.unique
       console.error(`ptsfs: bad FUSE request: ${(err as Error).message}`);
       if (unique) this.sendError(unique, -EIO);
       return;

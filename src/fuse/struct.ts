@@ -41,11 +41,6 @@ export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * TWO_32;
 }
 
-export function writeU64(buf: Buffer, v: number, off: number): void {
-  buf.writeUInt32LE(v % TWO_32 >>> 0, off);
-  buf.writeUInt32LE(Math.floor(v / TWO_32) >>> 0, off + 4);
-}
-
 // decode() and encode() are generated per struct (new Function) from the
 // layout: straight-line byte loads and stores after one bounds check, into
 // one object literal, so every decoded value of a struct has one fixed

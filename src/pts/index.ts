@@ -22,10 +22,9 @@ export class PtsMount {
     return this.fuse.session.closed;
   }
 
-  /** Unmounts (detached if busy) and hangs up every pty. */
+  /** Unmounts (detached if busy); the session's end hangs up every pty (see the constructor). */
   async stop(): Promise<void> {
     await this.fuse.stop();
-    this.namespace.shutdown();
   }
 }
 

@@ -18,7 +18,7 @@ import type { Req } from '../fuse';
 const N_TTY_BUF_SIZE = 4096;
 
 /** Bytes queued per side before we stop reading the backing fd. */
-export const QUEUE_LIMIT = 64 * 1024;
+const QUEUE_LIMIT = 64 * 1024;
 
 /** What a read finds when the queue is empty: wait, end of file, or an errno. */
 export type WhenEmpty = 'wait' | 'eof' | number;
