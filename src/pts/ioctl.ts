@@ -1,66 +1,56 @@
-// tty ioctls on a FUSE file. The kernel moves ioctl data for us only for
-// _IOC-encoded commands (TIOCGPTN, TCGETS2, ...); the legacy ones (TCGETS,
-// TIOCGWINSZ, ...) arrive as the caller's pointer, which we read and write
-// with process_vm_readv/writev. Termios and window size live in the backing
+// tty ioctls on a FUSE file, one table row per command, following the
+// switch in tty_io.c tty_ioctl(), tty_jobctrl.c, n_tty_ioctl_helper() and
+// pty.c pty_unix98_ioctl(). Anything else is ENOTTY, as it is there.
+//
+// The kernel moves ioctl data for us only for _IOC-encoded commands
+// (TIOCGPTN, TCGETS2, ...); the legacy ones (TCGETS, TIOCGWINSZ, ...) arrive
+// as the caller's pointer, which we read and write with
+// process_vm_readv/writev. Termios and window size live in the backing
 // pty, so its n_tty really applies them; like tty_mode_ioctl(), the master
 // side acts on the replica's termios.
-import { EFAULT, EINVAL, EIO, ENOTTY } from '../sys/errno';
-import { isSysError } from '../sys/errno';
+//
+// A handler throws SysError for any failure; ttyIoctl() turns it into the
+// reply, in one place.
+import { EFAULT, EINVAL, EIO, ENOTTY, EPERM, isSysError, SysError } from '../sys/errno';
 import { ioctlBuffer, ioctlValue, processVmRead, processVmWrite } from '../sys/libc';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
+import { sessionOf } from '../sys/proc';
+import * as fs from 'fs';
 import * as tty from '../sys/tty';
 import type { Req } from '../fuse';
-import { acquireCtty, callerIds, type CallerIds } from './jobs';
+import { Pinned } from './ctty';
+import { Caller } from './jobs';
+import type { PtySide } from './side';
 import type { Terminal } from './terminal';
 
 type IoctlReq = Req<'ioctl'>;
-export type Side = 'master' | 'replica';
+
+/** What an open file of either side offers the ioctls. */
+export interface TtyFile {
+  readonly term: Terminal;
+  readonly side: 'master' | 'replica';
+  /** Opened for reading (FMODE_READ): TIOCSCTTY needs it without CAP_SYS_ADMIN. */
+  readonly readable: boolean;
+  readonly hungUp: boolean;
+  /** TIOCVHANGUP on this fd. */
+  vhangup(): void;
+}
+
+/** hung_up_tty_poll() */
+export const HUNG_UP_EVENTS = POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
 
 const INT_SIZE = 4;
+/** include/uapi/linux/tty.h */
+const N_TTY = 0;
+/** UNIX98_PTY_SLAVE_MAJOR: what TIOCGDEV reports for a devpts pty. */
+const PTY_SLAVE_MAJOR = 136;
+const PTY_SIGNALS: ReadonlyMap<number, NodeJS.Signals> = new Map([
+  [2, 'SIGINT'], [3, 'SIGQUIT'], [20, 'SIGTSTP'],
+] as [number, NodeJS.Signals][]);
+const LEGACY_TIOCSTI = '/proc/sys/dev/tty/legacy_tiocsti';
 
-function done(req: IoctlReq, result = 0, out?: Buffer): void {
-  req.reply({ result, flags: 0, in_iovs: 0, out_iovs: 0 }, out);
-}
-
-function fail(req: IoctlReq, err: unknown): void {
-  if (isSysError(err)) req.error(err.errno);
-  else throw err;
-}
-
-/**
- * The ioctl's arg as a pointer, or undefined (and EFAULT answered) when it
- * cannot be one: u64 decodes to a number, exact below 2^53, far above any
- * user address; a larger value (a pointer of -1, say) is a bad address.
- */
-function pointer(req: IoctlReq): bigint | undefined {
-  const arg = req.arg.arg;
-  if (Number.isSafeInteger(arg)) return BigInt(arg);
-  req.error(EFAULT);
-  return undefined;
-}
-
-/** Copies `data` to the caller's memory at the ioctl's arg pointer. */
-function toCaller(req: IoctlReq, data: Buffer): boolean {
-  const addr = pointer(req);
-  if (addr === undefined) return false;
-  try {
-    processVmWrite(req.pid, addr, data);
-    return true;
-  } catch (err) {
-    fail(req, err);
-    return false;
-  }
-}
-
-/** Reads `length` bytes of the caller's memory at the ioctl's arg pointer. */
-function fromCaller(req: IoctlReq, length: number): Buffer | undefined {
-  const addr = pointer(req);
-  if (addr === undefined) return undefined;
-  try {
-    return processVmRead(req.pid, addr, length);
-  } catch (err) {
-    fail(req, err);
-    return undefined;
-  }
+function fail(errno: number): never {
+  throw new SysError('ioctl', errno);
 }
 
 function int(value: number): Buffer {
@@ -69,202 +59,309 @@ function int(value: number): Buffer {
   return b;
 }
 
-function caller(req: IoctlReq): CallerIds | undefined {
-  const ids = callerIds(req.pid);
-  if (!ids) req.error(EFAULT);
-  return ids;
+/** One ioctl being served: its request, file and (read on first use) caller. */
+class Call {
+  private callerCache: Caller | undefined;
+
+  constructor(readonly req: IoctlReq, readonly file: TtyFile) {}
+
+  get term(): Terminal { return this.file.term; }
+  get onMaster(): boolean { return this.file.side === 'master'; }
+  /** This side of the pty (the file's own tty). */
+  get own(): PtySide { return this.onMaster ? this.term.master : this.term.slave; }
+  get arg(): number { return this.req.arg.arg; }
+  get caller(): Caller { return (this.callerCache ??= new Caller(this.req.pid)); }
+
+  /** The pty is the caller's controlling tty; on a replica, job-control ioctls need that (ENOTTY). */
+  requireCtty(): void {
+    if (!this.term.controls(this.caller)) fail(ENOTTY);
+  }
+
+  /** tty_check_change() where the kernel applies it to the file's own tty: only a replica can be a ctty. */
+  checkOwnChange(): void {
+    if (!this.onMaster) this.term.checkChange(this.caller, 'SIGTTOU');
+  }
+
+  /** The int an _IOW command carries, copied in by the kernel. */
+  inInt(): number {
+    const d = this.req.data;
+    if (!d || d.length < INT_SIZE) fail(EFAULT);
+    return d.readInt32LE(0);
+  }
+
+  /**
+   * The arg as a pointer: u64 decodes to a number, exact below 2^53, far
+   * above any user address; a larger value (a pointer of -1) is a bad address.
+   */
+  private pointer(): bigint {
+    if (!Number.isSafeInteger(this.arg)) fail(EFAULT);
+    return BigInt(this.arg);
+  }
+
+  fromCaller(length: number): Buffer {
+    return processVmRead(this.req.pid, this.pointer(), length);
+  }
+
+  toCaller(data: Buffer): void {
+    processVmWrite(this.req.pid, this.pointer(), data);
+  }
+
+  readInt(): number {
+    return this.fromCaller(INT_SIZE).readInt32LE(0);
+  }
+
+  /** Success; `out` is the data of an _IOR command. */
+  ok(out?: Buffer): void {
+    this.req.reply({ result: 0, flags: 0, in_iovs: 0, out_iovs: 0 }, out);
+  }
 }
 
-/** Serves one ioctl on `side` of `term`. */
-export function ttyIoctl(req: IoctlReq, term: Terminal, side: Side): void {
+interface Row {
+  /** pty_unix98_ioctl(): on a replica these are ENOTTY. */
+  readonly masterOnly?: boolean;
+  readonly serve: (c: Call) => void;
+}
+
+const IOCTLS = new Map<number, Row>([
+  // --- pty.c, the master's own ---
+  [tty.TIOCGPTN, { masterOnly: true, serve: (c) => c.ok(int(c.term.index)) }],
+  [tty.TIOCSPTLCK, { masterOnly: true, serve: (c) => { c.term.locked = c.inInt() !== 0; c.ok(); } }],
+  [tty.TIOCGPTLCK, { masterOnly: true, serve: (c) => c.ok(int(c.term.locked ? 1 : 0)) }],
+  // It would return a new fd in the caller, which a FUSE reply cannot carry;
+  // glibc's openpty then falls back to ptsname() + open().
+  [tty.TIOCGPTPEER, { masterOnly: true, serve: () => fail(ENOTTY) }],
+  [tty.TIOCPKT, { masterOnly: true, serve: setPacket }],
+  [tty.TIOCGPKT, { masterOnly: true, serve: (c) => c.ok(backingInt(c.term.master.fd, tty.TIOCGPKT)) }],
+  // Reaches us only when the signal number happens to be a readable address.
+  [tty.TIOCSIG, { masterOnly: true, serve: signalForeground }],
+
+  // --- termios and window size (tty_mode_ioctl, tiocswinsz) ---
+  [tty.TCGETS, { serve: (c) => { c.toCaller(tty.getTermios(c.term.slave.fd)); c.ok(); } }],
+  [tty.TCSETS, { serve: (c) => setTermios(c, false, () => c.fromCaller(tty.KERNEL_TERMIOS_SIZE), tty.setTermios, tty.TCSETS) }],
+  [tty.TCSETSW, { serve: (c) => setTermios(c, false, () => c.fromCaller(tty.KERNEL_TERMIOS_SIZE), tty.setTermios, tty.TCSETS) }],
+  [tty.TCSETSF, { serve: (c) => setTermios(c, true, () => c.fromCaller(tty.KERNEL_TERMIOS_SIZE), tty.setTermios, tty.TCSETS) }],
+  [tty.TCGETS2, { serve: (c) => c.ok(tty.getTermios2(c.term.slave.fd)) }],
+  [tty.TCSETS2, { serve: (c) => setTermios(c, false, () => termios2In(c), tty.setTermios2, tty.TCSETS2) }],
+  [tty.TCSETSW2, { serve: (c) => setTermios(c, false, () => termios2In(c), tty.setTermios2, tty.TCSETS2) }],
+  [tty.TCSETSF2, { serve: (c) => setTermios(c, true, () => termios2In(c), tty.setTermios2, tty.TCSETS2) }],
+  [tty.TIOCGWINSZ, { serve: (c) => { c.toCaller(tty.getWinsize(c.term.slave.fd)); c.ok(); } }],
+  [tty.TIOCSWINSZ, { serve: setWinsize }],
+
+  // --- n_tty_ioctl(), n_tty_ioctl_helper() ---
+  [tty.TCFLSH, { serve: flush }],
+  [tty.TCXONC, { serve: (c) => { c.checkOwnChange(); ioctlValue(c.own.fd, tty.TCXONC, c.arg); c.ok(); } }],
+  [tty.TIOCOUTQ, { serve: (c) => { c.toCaller(backingInt(c.own.fd, tty.TIOCOUTQ)); c.ok(); } }],
+
+  // --- tty_ioctl() ---
+  // Breaks: a pty has no line to send them on; the backing pty answers as
+  // one (it waits for no output: a pty has no chars_in_buffer).
+  [tty.TCSBRK, { serve: breakCtl }],
+  [tty.TCSBRKP, { serve: breakCtl }],
+  [tty.TIOCSBRK, { serve: breakCtl }],
+  [tty.TIOCCBRK, { serve: breakCtl }],
+  [tty.TIOCGETD, { serve: (c) => { c.toCaller(int(N_TTY)); c.ok(); } }],
+  [tty.TIOCSETD, { serve: setLineDiscipline }],
+  [tty.TIOCSTI, { serve: simulateInput }],
+  [tty.TIOCEXCL, { serve: (c) => { c.own.exclusive = true; c.ok(); } }],
+  [tty.TIOCNXCL, { serve: (c) => { c.own.exclusive = false; c.ok(); } }],
+  [tty.TIOCGEXCL, { serve: (c) => c.ok(int(c.own.exclusive ? 1 : 0)) }],
+  [tty.TIOCGDEV, { serve: (c) => c.ok(int(encodeDev(PTY_SLAVE_MAJOR, c.term.index))) }],
+  [tty.TIOCVHANGUP, { serve: vhangup }],
+  // Redirecting the host's console to a container's pty is not ours to do.
+  [tty.TIOCCONS, { serve: (c) => fail(c.onMaster ? EINVAL : EPERM) }],
+
+  // --- tty_jobctrl.c ---
+  [tty.TIOCSCTTY, { serve: (c) => { c.term.takeCtty(c.caller, c.arg === 1, c.file.readable); c.ok(); } }],
+  [tty.TIOCNOTTY, { serve: detachCtty }],
+  [tty.TIOCGPGRP, { serve: getForeground }],
+  [tty.TIOCSPGRP, { serve: setForeground }],
+  [tty.TIOCGSID, { serve: getSession }],
+]);
+
+/** Serves one ioctl on `file`. */
+export function ttyIoctl(req: IoctlReq, file: TtyFile): void {
   const cmd = req.arg.cmd;
-  // hung_up_tty_ioctl(): a hung-up replica answers EIO (ENOTTY for TIOCSPGRP).
-  if (side === 'replica' && term.hungUp) return req.error(cmd === tty.TIOCSPGRP ? ENOTTY : EIO);
+  // hung_up_tty_ioctl(): a hung-up file answers EIO (ENOTTY for TIOCSPGRP).
+  if (file.hungUp) return req.error(cmd === tty.TIOCSPGRP ? ENOTTY : EIO);
+  const row = IOCTLS.get(cmd);
+  if (!row || (row.masterOnly && file.side !== 'master')) return req.error(ENOTTY);
   try {
-    if (side === 'master' && masterIoctl(req, term)) return;
-    if (termiosIoctl(req, term, side)) return;
-    if (jobIoctl(req, term)) return;
+    row.serve(new Call(req, file));
   } catch (err) {
-    return fail(req, err);
-  }
-  req.error(ENOTTY);
-}
-
-/** The master-only ioctls of pty_unix98_ioctl(). Returns false if not one. */
-function masterIoctl(req: IoctlReq, term: Terminal): boolean {
-  switch (req.arg.cmd) {
-    case tty.TIOCGPTN:
-      done(req, 0, int(term.index));
-      return true;
-    case tty.TIOCSPTLCK: {
-      term.locked = (req.data?.readInt32LE(0) ?? 0) !== 0;
-      done(req);
-      return true;
-    }
-    case tty.TIOCGPTLCK:
-      done(req, 0, int(term.locked ? 1 : 0));
-      return true;
-    case tty.TIOCGPTPEER:
-      // It would return a new fd in the caller, which a FUSE reply cannot
-      // carry; glibc's openpty then falls back to ptsname() + open().
-      req.error(ENOTTY);
-      return true;
-    case tty.TIOCPKT: {
-      const on = fromCaller(req, INT_SIZE);
-      if (!on) return true;
-      ioctlBuffer(term.masterFd, tty.TIOCPKT, on);
-      term.packet = on.readInt32LE(0) !== 0;
-      done(req);
-      return true;
-    }
-    case tty.TIOCGPKT: {
-      const out = Buffer.alloc(INT_SIZE);
-      ioctlBuffer(term.masterFd, tty.TIOCGPKT, out);
-      done(req, 0, out);
-      return true;
-    }
-    default:
-      return false;
+    if (!isSysError(err)) throw err;
+    req.error(err.errno);
   }
 }
 
-/** Termios, window size, flushing. Returns false if not one of these. */
-function termiosIoctl(req: IoctlReq, term: Terminal, side: Side): boolean {
-  const slave = term.slaveFd;
-  switch (req.arg.cmd) {
-    case tty.TCGETS:
-      if (toCaller(req, tty.getTermios(slave))) done(req);
-      return true;
-    case tty.TCSETS:
-    case tty.TCSETSW:
-    case tty.TCSETSF: {
-      const t = fromCaller(req, tty.KERNEL_TERMIOS_SIZE);
-      if (!t) return true;
-      setTermios(term, req.arg.cmd === tty.TCSETSF, () => tty.setTermios(slave, tty.TCSETS, t));
-      done(req);
-      return true;
-    }
-    case tty.TCGETS2:
-      done(req, 0, tty.getTermios2(slave));
-      return true;
-    case tty.TCSETS2:
-    case tty.TCSETSW2:
-    case tty.TCSETSF2: {
-      const t = req.data;
-      if (!t || t.length < tty.KERNEL_TERMIOS2_SIZE) return void req.error(EFAULT), true;
-      setTermios(term, req.arg.cmd === tty.TCSETSF2, () => tty.setTermios2(slave, tty.TCSETS2, t));
-      done(req);
-      return true;
-    }
-    case tty.TIOCGWINSZ:
-      if (toCaller(req, tty.getWinsize(slave))) done(req);
-      return true;
-    case tty.TIOCSWINSZ: {
-      const ws = fromCaller(req, tty.WINSIZE_SIZE);
-      if (!ws) return true;
-      const changed = !tty.getWinsize(slave).equals(ws);
-      tty.setWinsize(slave, ws);
-      // tiocswinsz(): SIGWINCH to the foreground group when the size changed.
-      if (changed) term.ctty?.signalForeground('SIGWINCH');
-      done(req);
-      return true;
-    }
-    case tty.TCFLSH:
-      return flush(req, term, side), true;
-    case tty.TCXONC:
-      ioctlValue(slave, tty.TCXONC, req.arg.arg);
-      done(req);
-      return true;
-    case tty.TCSBRK:
-      // tcdrain()/tcsendbreak(): written bytes are already in the backing
-      // pty, which has no line to drain; waiting on it from the event loop
-      // could wait for our own reader.
-      done(req);
-      return true;
-    case tty.TIOCOUTQ: {
-      const out = Buffer.alloc(INT_SIZE);
-      ioctlBuffer(side === 'master' ? term.masterFd : slave, tty.TIOCOUTQ, out);
-      if (toCaller(req, out)) done(req);
-      return true;
-    }
-    case tty.TIOCEXCL:
-    case tty.TIOCNXCL:
-      term.exclusive = req.arg.cmd === tty.TIOCEXCL;
-      done(req);
-      return true;
-    case tty.TIOCGEXCL:
-      done(req, 0, int(term.exclusive ? 1 : 0));
-      return true;
-    default:
-      return false;
-  }
+function backingInt(fd: number, cmd: number): Buffer {
+  const out = Buffer.alloc(INT_SIZE);
+  ioctlBuffer(fd, cmd, out);
+  return out;
+}
+
+/** new_encode_dev() */
+function encodeDev(major: number, minor: number): number {
+  return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
+}
+
+/** TIOCPKT: the backing master keeps the packet status (STOP, START, FLUSH*), we cut reads by it. */
+function setPacket(c: Call): void {
+  const on = c.fromCaller(INT_SIZE);
+  ioctlBuffer(c.term.master.fd, tty.TIOCPKT, on);
+  c.term.packet = on.readInt32LE(0) !== 0;
+  c.ok();
+}
+
+/** pty_signal(): SIGINT, SIGQUIT or SIGTSTP to the replica's foreground group. */
+function signalForeground(c: Call): void {
+  const sig = PTY_SIGNALS.get(c.arg);
+  if (!sig) fail(EINVAL);
+  c.term.ctty?.signalForeground(sig);
+  c.ok();
+}
+
+function termios2In(c: Call): Buffer {
+  const t = c.req.data;
+  if (!t || t.length < tty.KERNEL_TERMIOS2_SIZE) fail(EFAULT);
+  return Buffer.from(t);
 }
 
 /**
- * TCSETS*: set the backing termios. TCSETSF also discards input, ours
- * included; TCSETSW's wait for output is immediate for the same reason as
- * TCSBRK.
+ * TCSETS*: set_termios() on the replica: a background process gets
+ * SIGTTOU first. TCSETSF also discards input, ours included; TCSETSW's
+ * wait for output is none on a pty (no chars_in_buffer), as in the kernel.
  */
-function setTermios(term: Terminal, flushInput: boolean, apply: () => void): void {
+function setTermios(c: Call, flushInput: boolean, read: () => Buffer, apply: (fd: number, cmd: number, t: Buffer) => void, cmd: number): void {
+  c.term.checkChange(c.caller, 'SIGTTOU');
+  const t = read();
+  const slave = c.term.slave.fd;
   if (flushInput) {
-    ioctlValue(term.slaveFd, tty.TCFLSH, tty.TCIFLUSH);
-    term.slaveIn.flush();
+    ioctlValue(slave, tty.TCFLSH, tty.TCIFLUSH);
+    c.term.slave.input.flush();
   }
-  apply();
-  term.termiosChanged();
+  apply(slave, cmd, t);
+  c.term.termiosChanged();
+  c.ok();
+}
+
+/** tiocswinsz(): SIGWINCH to the foreground group when the size changed. */
+function setWinsize(c: Call): void {
+  const ws = c.fromCaller(tty.WINSIZE_SIZE);
+  const slave = c.term.slave.fd;
+  const changed = !tty.getWinsize(slave).equals(ws);
+  tty.setWinsize(slave, ws);
+  if (changed) c.term.ctty?.signalForeground('SIGWINCH');
+  c.ok();
 }
 
 /**
  * TCFLSH: input is this side's queue. Output is only what is still in
  * flight: pty_flush_buffer() empties the peer's flip buffer, never what
  * already reached the peer's read buffer (our peer queue), so the backing
- * ioctl below is all there is to it.
+ * ioctl is all there is to it.
  */
-function flush(req: IoctlReq, term: Terminal, side: Side): void {
-  const which = req.arg.arg;
-  if (which !== tty.TCIFLUSH && which !== tty.TCOFLUSH && which !== tty.TCIOFLUSH) return req.error(EINVAL);
-  const own = side === 'master' ? term.masterIn : term.slaveIn;
-  if (which !== tty.TCOFLUSH) own.flush();
-  ioctlValue(side === 'master' ? term.masterFd : term.slaveFd, tty.TCFLSH, which);
-  done(req);
+function flush(c: Call): void {
+  c.checkOwnChange();
+  const which = c.arg;
+  if (which !== tty.TCIFLUSH && which !== tty.TCOFLUSH && which !== tty.TCIOFLUSH) fail(EINVAL);
+  if (which !== tty.TCOFLUSH) c.own.input.flush();
+  ioctlValue(c.own.fd, tty.TCFLSH, which);
+  c.ok();
 }
 
-/** Controlling terminal and process groups (tty_jobctrl.c). Returns false if not one. */
-function jobIoctl(req: IoctlReq, term: Terminal): boolean {
-  const cmd = req.arg.cmd;
-  if (cmd !== tty.TIOCSCTTY && cmd !== tty.TIOCNOTTY && cmd !== tty.TIOCGPGRP && cmd !== tty.TIOCSPGRP && cmd !== tty.TIOCGSID) {
-    return false;
+function breakCtl(c: Call): void {
+  c.checkOwnChange();
+  ioctlValue(c.own.fd, c.req.arg.cmd, c.arg);
+  c.ok();
+}
+
+/** tiocsetd(): only N_TTY, which the backing pty has; switching it would take the pty from us. */
+function setLineDiscipline(c: Call): void {
+  c.checkOwnChange();
+  if (c.readInt() !== N_TTY) fail(EINVAL);
+  c.ok();
+}
+
+/**
+ * tiocsti(): a byte as if typed, on the caller's controlling tty only
+ * unless CAP_SYS_ADMIN; not at all when dev.tty.legacy_tiocsti is 0. On
+ * the master it is input for the master's readers.
+ */
+function simulateInput(c: Call): void {
+  const admin = c.caller.sysAdmin;
+  if (!admin && !legacyTiocsti()) fail(EIO);
+  if (!admin && (c.onMaster || !c.term.controls(c.caller))) fail(EPERM);
+  const byte = c.fromCaller(1)[0]!;
+  if (c.onMaster) c.term.master.input.inject(Buffer.from([byte]));
+  else c.term.typed(byte);
+  c.ok();
+}
+
+function legacyTiocsti(): boolean {
+  try {
+    return fs.readFileSync(LEGACY_TIOCSTI, 'latin1').trim() !== '0';
+  } catch {
+    return true; // kernels before 6.2 have no such switch
   }
-  const ids = caller(req);
-  if (!ids) return true;
-  if (cmd === tty.TIOCSCTTY) {
-    const got = acquireCtty(term.ctty, ids, req.arg.arg === 1, req.uid);
-    if (typeof got === 'number') return req.error(got), true;
-    term.ctty = got;
-    return done(req), true;
+}
+
+function vhangup(c: Call): void {
+  if (!c.caller.sysAdmin) fail(EPERM);
+  if (c.onMaster) c.file.vhangup();
+  else c.term.vhangupReplicas();
+  c.ok();
+}
+
+/** tiocnotty(): the master is never a ctty; the session leader giving it up detaches the session. */
+function detachCtty(c: Call): void {
+  if (c.onMaster) fail(ENOTTY);
+  c.requireCtty();
+  if (c.caller.leader) c.term.leaderDetached();
+  c.ok();
+}
+
+/** tiocgpgrp(): on the master, no ctty needed (what terminal emulators ask); 0 with no group. */
+function getForeground(c: Call): void {
+  if (!c.onMaster) c.requireCtty();
+  const ctty = c.term.ctty;
+  c.toCaller(int(ctty ? c.caller.toCallers(ctty.pgrp, ctty.pgrpNsPids) : 0));
+  c.ok();
+}
+
+function getSession(c: Call): void {
+  if (!c.onMaster) c.requireCtty();
+  const ctty = c.term.ctty;
+  if (!ctty) fail(ENOTTY);
+  c.toCaller(int(c.caller.toCallers(ctty.sid, ctty.sessionNsPids)));
+  c.ok();
+}
+
+/**
+ * tiocspgrp(): the group is named in the caller's pid namespace and must
+ * belong to the caller's session, which this pty controls. It is pinned
+ * by a pidfd of its leader, so it is this group that later signals reach.
+ */
+function setForeground(c: Call): void {
+  try {
+    c.term.checkChange(c.caller, 'SIGTTOU');
+  } catch (err) {
+    if (isSysError(err, EIO)) fail(ENOTTY);
+    throw err;
   }
-  const ctty = term.ctty;
-  if (!ctty?.isCallers(ids)) return req.error(ENOTTY), true;
-  switch (cmd) {
-    case tty.TIOCNOTTY:
-      // The session leader giving up its terminal detaches the session.
-      if (ids.tgid === ctty.sid) term.ctty = undefined;
-      done(req);
-      break;
-    case tty.TIOCGPGRP:
-      if (toCaller(req, int(ctty.foreground(ids)))) done(req);
-      break;
-    case tty.TIOCGSID:
-      if (toCaller(req, int(ids.nsSid))) done(req);
-      break;
-    case tty.TIOCSPGRP: {
-      const pgrp = fromCaller(req, INT_SIZE);
-      if (!pgrp) break;
-      const err = ctty.setForeground(ids, pgrp.readInt32LE(0));
-      if (err) req.error(err);
-      else done(req);
-      break;
-    }
+  const nsPgrp = c.readInt();
+  if (nsPgrp < 0) fail(EINVAL);
+  c.requireCtty();
+  const ctty = c.term.ctty!;
+  const pgrp = c.caller.toHost(nsPgrp);
+  let group: Pinned;
+  try {
+    if (sessionOf(pgrp) !== ctty.sid) fail(EPERM);
+    group = new Pinned(pgrp);
+  } catch (err) {
+    // Gone meanwhile, or a thread that leads nothing: not a group of this session.
+    if (isSysError(err) && err.errno !== EPERM) fail(EPERM);
+    throw err;
   }
-  return true;
+  ctty.setForeground(group);
+  c.ok();
 }

@@ -1,126 +1,127 @@
-// Controlling-terminal bookkeeping. The host kernel's job control attaches
-// to ttys, never to FUSE files, so the daemon keeps, per terminal, the
-// session it controls and its foreground process group, following
-// drivers/tty/tty_jobctrl.c. Ids are kept in the daemon's pid namespace
-// (the one FUSE reports callers in) and translated at the ioctl boundary.
-import * as fs from 'fs';
-import { EINVAL, EPERM } from '../sys/errno';
+// Who is calling, for job control. FUSE names a caller by its thread id in
+// the daemon's pid namespace; tty_jobctrl.c decides by the caller's
+// process group, session, signal dispositions and capabilities, and takes
+// and returns ids in the caller's own pid namespace. A Caller reads what
+// it needs of /proc/<tid> once, on first use, and translates ids with the
+// nsfs ioctls: no scan of /proc, whatever the number of processes.
+import { ESRCH, SysError, isSysError } from '../sys/errno';
+import {
+  childrenOf, groupOf, inDaemonUserNs, nsfsMissing, pidFromNs, pidInNs, procStatus, sessionOf, signalNumber, type ProcStatus,
+} from '../sys/proc';
 
-/** A caller's ids, host-side and as seen in its own pid namespace. */
-export interface CallerIds {
-  readonly tgid: number;
-  readonly pgrp: number;
-  readonly sid: number;
-  /** pgrp and sid in the caller's own pid namespace (innermost NSpgid/NSsid). */
-  readonly nsPgrp: number;
-  readonly nsSid: number;
-  /** Nested pid namespaces: false when the caller shares the daemon's. */
-  readonly namespaced: boolean;
+export class Caller {
+  private statusCache: ProcStatus | undefined;
+
+  /** @param tid the calling thread, as FUSE reports it */
+  constructor(readonly tid: number) {}
+
+  private get status(): ProcStatus {
+    return (this.statusCache ??= procStatus(this.tid));
+  }
+
+  get tgid(): number { return this.status.tgid; }
+  get ppid(): number { return this.status.ppid; }
+  /** Process group and session in the daemon's numbering. */
+  get pgrp(): number { return this.status.nsPgid[0]!; }
+  get sid(): number { return this.status.nsSid[0]!; }
+  /** A session leader (its sid is its pid). */
+  get leader(): boolean { return this.sid === this.tgid; }
+  /** The caller lives in a pid namespace below the daemon's. */
+  get namespaced(): boolean { return this.status.nsPid.length > 1; }
+
+  /** CAP_SYS_ADMIN in the daemon's user namespace: capable() as the kernel checks it. */
+  get sysAdmin(): boolean {
+    return this.status.capSysAdmin && inDaemonUserNs(this.tid);
+  }
+
+  /** is_ignored(): the thread blocks `sig` or its process ignores it. */
+  ignores(sig: NodeJS.Signals): boolean {
+    const bit = 1n << BigInt(signalNumber(sig) - 1);
+    return ((this.status.sigBlk | this.status.sigIgn) & bit) !== 0n;
+  }
+
+  /**
+   * The daemon's number for `nsPid` as the caller's namespace numbers it
+   * (find_vpid); ESRCH if it names no process there.
+   */
+  toHost(nsPid: number): number {
+    const s = this.status;
+    if (!this.namespaced) return nsPid;
+    if (nsPid === s.nsPid.at(-1)) return s.tgid;
+    if (nsPid === s.nsPgid.at(-1)) return this.pgrp;
+    if (nsPid === s.nsSid.at(-1)) return this.sid;
+    if (nsPid <= 0) throw new SysError('pid translation', ESRCH);
+    try {
+      return pidFromNs(this.tid, nsPid);
+    } catch (err) {
+      if (!nsfsMissing(err)) throw err;
+    }
+    // Before Linux 6.11: a job's group leader is a child of the shell that moves it.
+    for (const child of childrenOf(s.tgid)) {
+      try {
+        if (procStatus(child).nsPid.at(-1) === nsPid) return child;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    throw new SysError('pid translation', ESRCH);
+  }
+
+  /**
+   * `pid` (daemon's numbering) as the caller's namespace numbers it, 0 if
+   * it cannot see it (pid_vnr). `nsPids` is that process's NSpid as last
+   * seen, for when it is gone or the kernel lacks the nsfs ioctls.
+   */
+  toCallers(pid: number, nsPids: readonly number[]): number {
+    const s = this.status;
+    if (!this.namespaced) return pid;
+    if (pid === this.pgrp) return s.nsPgid.at(-1)!;
+    if (pid === this.sid) return s.nsSid.at(-1)!;
+    try {
+      return pidInNs(this.tid, pid);
+    } catch (err) {
+      if (!nsfsMissing(err) && !isSysError(err, ESRCH)) throw err;
+      // ESRCH: not visible there (0), or gone (its last known number, as
+      // the kernel keeps a group's pid while members remain).
+      if (!nsfsMissing(err) && alive(pid)) return 0;
+    }
+    return nsPids[s.nsPid.length - 1] ?? 0;
+  }
+
+  /**
+   * is_current_pgrp_orphaned(): no member has a parent in another group of
+   * the same session. Asked only of a background reader or writer; the
+   * members checked are the caller and its group's leader, whose parents
+   * are the shell in every job a shell starts.
+   */
+  groupOrphaned(): boolean {
+    for (const member of new Set([this.tgid, this.pgrp])) {
+      try {
+        const ppid = member === this.tgid ? this.ppid : procStatus(member).ppid;
+        if (ppid <= 1) continue; // global init's children never count
+        if (groupOf(ppid) !== this.pgrp && sessionOf(ppid) === this.sid) return false;
+      } catch {
+        // a member or parent gone meanwhile
+      }
+    }
+    return true;
+  }
 }
 
-function statusIds(pid: number): Map<string, number[]> | undefined {
-  let text: string;
+function alive(pid: number): boolean {
   try {
-    text = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+    groupOf(pid);
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
-  const ids = new Map<string, number[]>();
-  for (const line of text.split('\n')) {
-    const m = /^(Tgid|NSpid|NSpgid|NSsid):\s+(.*)$/.exec(line);
-    if (m) ids.set(m[1]!, m[2]!.trim().split(/\s+/).map(Number));
-  }
-  return ids;
 }
 
-/** Ids of the thread `tid` (a FUSE request's pid), or undefined if it is gone. */
-export function callerIds(tid: number): CallerIds | undefined {
-  const ids = statusIds(tid);
-  const tgid = ids?.get('Tgid')?.[0];
-  const pgrps = ids?.get('NSpgid');
-  const sids = ids?.get('NSsid');
-  if (tgid === undefined || !pgrps?.length || !sids?.length) return undefined;
-  return {
-    tgid,
-    pgrp: pgrps[0]!,
-    sid: sids[0]!,
-    nsPgrp: pgrps[pgrps.length - 1]!,
-    nsSid: sids[sids.length - 1]!,
-    namespaced: pgrps.length > 1,
-  };
-}
-
-/** Host id of process group `nsPgrp` as the caller's namespace numbers it, within session `sid`. */
-function hostPgrp(caller: CallerIds, nsPgrp: number, sid: number): number | undefined {
-  if (!caller.namespaced) return nsPgrp;
-  if (nsPgrp === caller.nsPgrp) return caller.pgrp;
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const ids = statusIds(Number(name));
-    const pgrps = ids?.get('NSpgid');
-    if (pgrps && pgrps[pgrps.length - 1] === nsPgrp && ids?.get('NSsid')?.[0] === sid) return pgrps[0];
-  }
-  return undefined;
-}
-
-function sessionHasPgrp(sid: number, pgrp: number): boolean {
-  const ids = statusIds(pgrp);
-  return ids !== undefined && ids.get('NSpgid')?.[0] === pgrp && ids.get('NSsid')?.[0] === sid;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
+/** The NSpid of a process as it is now (for translating it later), or [pid] if gone. */
+export function nsPidsOf(pid: number): readonly number[] {
   try {
-    process.kill(pid, sig);
+    return procStatus(pid).nsPid;
   } catch {
-    // ESRCH: it is gone already.
+    return [pid];
   }
-}
-
-/** The session a terminal controls, and its foreground process group. */
-export class ControllingTty {
-  constructor(readonly sid: number, public pgrp: number) {}
-
-  /** Job-control ioctls need the terminal to be the caller's controlling tty. */
-  isCallers(caller: CallerIds): boolean {
-    return caller.sid === this.sid;
-  }
-
-  /** tty_signal_session_leader: SIGHUP, then SIGCONT, to the session leader. */
-  hangup(): void {
-    signal(this.sid, 'SIGHUP');
-    signal(this.sid, 'SIGCONT');
-  }
-
-  /** Sends sig to the foreground process group (SIGWINCH on resize). */
-  signalForeground(sig: NodeJS.Signals): void {
-    signal(-this.pgrp, sig);
-  }
-
-  /** TIOCGPGRP: the foreground group in the caller's numbering. */
-  foreground(caller: CallerIds): number {
-    if (!caller.namespaced || this.pgrp === caller.pgrp) return caller.namespaced ? caller.nsPgrp : this.pgrp;
-    const ids = statusIds(this.pgrp)?.get('NSpid');
-    return ids ? ids[ids.length - 1]! : 0;
-  }
-
-  /** TIOCSPGRP: 0 or the errno tiocspgrp() gives. */
-  setForeground(caller: CallerIds, nsPgrp: number): number {
-    if (nsPgrp < 0) return EINVAL;
-    const pgrp = hostPgrp(caller, nsPgrp, this.sid);
-    if (pgrp === undefined || !sessionHasPgrp(this.sid, pgrp)) return EPERM;
-    this.pgrp = pgrp;
-    return 0;
-  }
-}
-
-/**
- * TIOCSCTTY (tiocsctty): the caller must lead a session; a terminal that
- * already controls another session can only be stolen by root with arg 1.
- * Returns the new ControllingTty or an errno.
- */
-export function acquireCtty(current: ControllingTty | undefined, caller: CallerIds, steal: boolean, callerUid: number): ControllingTty | number {
-  if (current?.sid === caller.sid) return current;
-  if (caller.sid !== caller.tgid) return EPERM;
-  if (current && !(steal && callerUid === 0)) return EPERM;
-  return new ControllingTty(caller.sid, caller.pgrp);
 }

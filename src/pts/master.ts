@@ -1,38 +1,54 @@
 // The master side of a pty: the file a ptmx open returns (pty.c, the
 // PTY_TYPE_MASTER half).
+import { EIO } from '../sys/errno';
 import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
 import type { Req } from '../fuse';
-import { ttyIoctl } from './ioctl';
+import { HUNG_UP_EVENTS, ttyIoctl, type TtyFile } from './ioctl';
 import type { PtsFile } from './file';
+import type { ReadPort, WritePort } from './port';
 import type { Terminal } from './terminal';
 
-export class MasterFile implements PtsFile {
-  constructor(readonly term: Terminal) {}
+export class MasterFile implements PtsFile, TtyFile {
+  readonly side = 'master';
+  /** TIOCVHANGUP on this fd: it reads EOF and fails writes, as a hung-up file does. */
+  hungUp = false;
+
+  constructor(readonly term: Terminal, readonly readable: boolean) {}
 
   /** Pending output first; then EIO once every replica closed (TTY_OTHER_CLOSED); else wait. */
-  read(req: Req<'read'>, nonblock: boolean): void {
+  read(port: ReadPort, nonblock: boolean): void {
+    if (this.hungUp) return port.eof();
     const t = this.term;
-    t.masterIn.read(req, nonblock, t.otherClosedErrno());
+    t.master.input.read(port, nonblock, t.otherClosedErrno());
   }
 
-  write(req: Req<'write'>, nonblock: boolean): void {
-    this.term.masterOut.write(req, nonblock);
+  /** Signal keys typed here act on the replica's foreground group (the outbox's key filter). */
+  write(port: WritePort, nonblock: boolean): void {
+    if (this.hungUp) return port.fail(EIO);
+    this.term.master.output.write(port, nonblock);
   }
 
   ioctl(req: Req<'ioctl'>): void {
-    ttyIoctl(req, this.term, 'master');
+    ttyIoctl(req, this);
   }
 
   /** n_tty_poll(): HUP once the replicas are gone, IN with output pending, OUT with room. */
   poll(kh: number | undefined): number {
+    if (this.hungUp) return HUNG_UP_EVENTS;
     const t = this.term;
-    if (kh !== undefined) t.masterPollers.add(kh);
-    t.masterIn.start();
+    if (kh !== undefined) t.master.addPoller(kh);
+    t.master.input.start();
     let events = 0;
-    if (t.masterIn.readable) events |= POLLIN | POLLRDNORM;
+    if (t.master.input.readable) events |= POLLIN | POLLRDNORM;
     if (t.otherClosed) events |= POLLHUP;
-    if (t.masterOut.writable) events |= POLLOUT | POLLWRNORM;
+    if (t.master.output.writable) events |= POLLOUT | POLLWRNORM;
     return events;
+  }
+
+  /** tty_vhangup() of the master: pty_close() then hangs up the replica too. */
+  vhangup(): void {
+    this.hungUp = true;
+    this.term.hangUp();
   }
 
   release(): void {

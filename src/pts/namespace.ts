@@ -7,6 +7,9 @@ import {
   FUSE_POLL_SCHEDULE_NOTIFY, FUSE_ROOT_ID, S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
 } from '../fuse';
 import { EIO, EISDIR, ENOENT, ENOSPC, ENOTTY, ENXIO, EBUSY, isSysError } from '../sys/errno';
+import { cttyOfSession } from './ctty';
+import { FuseRead, FuseWrite } from './file';
+import { Caller } from './jobs';
 import { POLLERR, POLLHUP } from '../sys/poll';
 import type { PtsFile } from './file';
 import { IndexAllocator } from './indexes';
@@ -30,8 +33,15 @@ const ENTRY_TIMEOUT = 0;
 /** poll(2) reports these whether asked or not. */
 const POLL_ALWAYS = POLLERR | POLLHUP;
 const O_NONBLOCK = fs.constants.O_NONBLOCK;
+/** include/uapi/asm-generic/fcntl.h (Node's fs.constants lacks it). */
+const O_ACCMODE = 0o3;
 const BLOCK_SIZE = 4096;
 const NAME_MAX = 255;
+
+/** The open was for reading (FMODE_READ). */
+function readable(req: Req<'open'>): boolean {
+  return (req.arg.flags & O_ACCMODE) !== fs.constants.O_WRONLY;
+}
 
 function now(): number {
   return Math.floor(Date.now() / 1000);
@@ -210,9 +220,15 @@ export class PtsNamespace implements Handlers {
   open(req: Req<'open'>): void {
     const ino = req.nodeid;
     if (ino === FUSE_ROOT_ID) return req.error(EISDIR);
-    // /dev/tty is the caller's controlling terminal: not one of ours yet.
-    if (ino === TTY_INO) return req.error(ENXIO);
-    const file = ino === PTMX_INO ? this.openMaster(req) : this.openReplica(req, ino - FIRST_PTY_INO);
+    let file: PtsFile | number;
+    try {
+      if (ino === PTMX_INO) file = this.openMaster(req);
+      else if (ino === TTY_INO) file = this.openCtty(req);
+      else file = this.openReplica(req, this.terminals.get(ino - FIRST_PTY_INO));
+    } catch (err) {
+      if (!isSysError(err)) throw err;
+      file = err.errno;
+    }
     if (typeof file === 'number') return req.error(file);
     const fh = this.nextFh++;
     this.files.set(fh, file);
@@ -236,17 +252,27 @@ export class PtsNamespace implements Handlers {
     const attrs: EntryAttrs = { uid: o.uid ?? req.uid, gid: o.gid ?? req.gid, mode: o.mode, ctime: now() };
     const session = this.session;
     if (!session) throw new Error('namespace used before attach()');
-    const term = new Terminal(index, ++this.generation, attrs, backing, session, (t) => this.ptyGone(t));
+    const term = new Terminal(index, ++this.generation, attrs, backing, (kh) => session.notifyPoll(kh), (t) => this.ptyGone(t));
     this.terminals.set(index, term);
-    return new MasterFile(term);
+    return new MasterFile(term, readable(req));
   }
 
-  private openReplica(req: Req<'open'>, index: number): PtsFile | number {
-    const t = this.terminals.get(index);
-    // Opening N whose master is gone, or still locked: EIO (pty.c pts_unix98_lookup, tty_open).
+  private openReplica(req: Req<'open'>, t: Terminal | undefined): PtsFile | number {
+    // Opening N whose master is gone, or still locked: EIO (pty.c pts_unix98_lookup, pty_open).
     if (!t || t.hungUp || t.locked) return EIO;
-    if (t.exclusive && req.uid !== 0) return EBUSY;
-    return new ReplicaFile(t);
+    // tty_reopen(): TIOCEXCL keeps out all but CAP_SYS_ADMIN.
+    if (t.slave.exclusive && !new Caller(req.pid).sysAdmin) return EBUSY;
+    return new ReplicaFile(t, readable(req));
+  }
+
+  /** `tty` is /dev/tty: the caller's controlling terminal, if it is a pty of this namespace (tty_open_current_tty). */
+  private openCtty(req: Req<'open'>): PtsFile | number {
+    const ctty = cttyOfSession(new Caller(req.pid).sid);
+    if (!ctty) return ENXIO;
+    for (const t of this.terminals.values()) {
+      if (t.ctty === ctty) return this.openReplica(req, t);
+    }
+    return ENXIO;
   }
 
   /** Both sides closed: the index is free again (devpts_kill_index). */
@@ -262,13 +288,23 @@ export class PtsNamespace implements Handlers {
   read(req: Req<'read'>): void {
     const f = this.file(req.arg.fh);
     if (!f) return req.error(EIO);
-    f.read(req, (req.arg.flags & O_NONBLOCK) !== 0);
+    try {
+      f.read(new FuseRead(req), (req.arg.flags & O_NONBLOCK) !== 0, req.pid);
+    } catch (err) {
+      if (!isSysError(err)) throw err;
+      req.error(err.errno);
+    }
   }
 
   write(req: Req<'write'>): void {
     const f = this.file(req.arg.fh);
     if (!f) return req.error(EIO);
-    f.write(req, (req.arg.flags & O_NONBLOCK) !== 0);
+    try {
+      f.write(new FuseWrite(req), (req.arg.flags & O_NONBLOCK) !== 0, req.pid);
+    } catch (err) {
+      if (!isSysError(err)) throw err;
+      req.error(err.errno);
+    }
   }
 
   ioctl(req: Req<'ioctl'>): void {

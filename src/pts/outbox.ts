@@ -1,4 +1,4 @@
-// The output side of one terminal side: FUSE WRITEs going into the backing
+// The output side of one terminal side: writes going into the backing
 // pty. A write is answered when the backing pty took all of it, with the
 // count, as n_tty_write() blocks until done; interrupted, it answers what
 // was written so far (or EINTR if nothing was).
@@ -6,12 +6,25 @@
 // When the backing pty is full (EAGAIN), room comes back only when the
 // daemon itself reads the other end of that pty, so the terminal calls
 // retry() after each such read: no timer, no thread.
-import { EAGAIN, EINTR, EIO } from '../sys/errno';
+import { EAGAIN, EINTR } from '../sys/errno';
 import { tryWrite } from '../sys/libc';
-import type { Req } from '../fuse';
+import type { WritePort } from './port';
+
+/**
+ * Bytes the emulation must act on itself instead of writing them into the
+ * backing pty (the line discipline's signal keys on the master side).
+ */
+export interface KeyFilter {
+  /** Index of the first such byte in data[from..), or -1. */
+  find(data: Buffer, from: number): number;
+  /** data[from, to) went into the backing pty (state that spans bytes, as VLNEXT). */
+  passed(data: Buffer, from: number, to: number): void;
+  /** Acts on the byte found; it counts as written. */
+  take(byte: number): void;
+}
 
 interface Blocked {
-  readonly req: Req<'write'>;
+  readonly port: WritePort;
   /** The bytes not yet written (a copy: the request's data dies with its handler). */
   rest: Buffer;
   written: number;
@@ -20,27 +33,27 @@ interface Blocked {
 export class Outbox {
   private readonly blocked: Blocked[] = [];
 
-  constructor(private readonly fd: number) {}
+  constructor(private readonly fd: number, private readonly filter?: KeyFilter) {}
 
   /** No writer is waiting: a write would go straight into the backing pty. */
   get writable(): boolean {
     return this.blocked.length === 0;
   }
 
-  write(req: Req<'write'>, nonblock: boolean): void {
-    const data = req.data ?? Buffer.alloc(0);
+  write(port: WritePort, nonblock: boolean): void {
+    const data = port.data;
     // Writers are served in order: a new write never overtakes a blocked one.
     const n = this.blocked.length === 0 ? this.push(data) : 0;
-    if (n < 0) return req.error(EIO);
-    if (n === data.length) return req.reply({ size: n });
-    if (nonblock) return n > 0 ? req.reply({ size: n }) : req.error(EAGAIN);
-    const entry: Blocked = { req, rest: Buffer.from(data.subarray(n)), written: n };
+    if (n < 0) return port.fail(-n);
+    if (n === data.length) return port.done(n);
+    if (nonblock) return n > 0 ? port.done(n) : port.fail(EAGAIN);
+    const entry: Blocked = { port, rest: Buffer.from(data.subarray(n)), written: n };
     this.blocked.push(entry);
-    req.onInterrupt(() => {
+    port.onCancel(() => {
       const i = this.blocked.indexOf(entry);
       if (i >= 0) this.blocked.splice(i, 1);
-      if (entry.written > 0) req.reply({ size: entry.written });
-      else req.error(EINTR);
+      if (entry.written > 0) port.done(entry.written);
+      else port.fail(EINTR);
     });
   }
 
@@ -51,7 +64,8 @@ export class Outbox {
       const n = this.push(b.rest);
       if (n < 0) {
         this.blocked.shift();
-        b.req.error(EIO);
+        if (b.written > 0) b.port.done(b.written);
+        else b.port.fail(-n);
         continue;
       }
       b.written += n;
@@ -60,25 +74,43 @@ export class Outbox {
         return;
       }
       this.blocked.shift();
-      b.req.reply({ size: b.written });
+      b.port.done(b.written);
     }
   }
 
   /** Answers every blocked writer with errno (hangup: EIO). */
   fail(errno: number): void {
     for (const b of this.blocked.splice(0)) {
-      if (b.written > 0) b.req.reply({ size: b.written });
-      else b.req.error(errno);
+      if (b.written > 0) b.port.done(b.written);
+      else b.port.fail(errno);
     }
   }
 
-  /** Writes what the backing pty takes now: bytes written, 0 when full, -1 on error. */
+  /**
+   * Writes what the backing pty takes now, handing the filter's bytes to it
+   * in order: bytes consumed (0 when full), or -errno if nothing could be.
+   */
   private push(data: Buffer): number {
-    const n = tryWrite(this.fd, data);
-    if (n === -EAGAIN) return 0;
-    // A short count means the pty is full now (n_tty_write takes all the
-    // room there is); asking again would only find EAGAIN, and on a pty even
-    // a write that takes nothing schedules the flip-buffer work.
-    return n < 0 ? -1 : n;
+    let off = 0;
+    while (off < data.length) {
+      const key = this.filter ? this.filter.find(data, off) : -1;
+      const end = key < 0 ? data.length : key;
+      if (end > off) {
+        const n = tryWrite(this.fd, data, off, end - off);
+        if (n < 0 && n !== -EAGAIN) return off > 0 ? off : n;
+        const took = Math.max(n, 0);
+        this.filter?.passed(data, off, off + took);
+        off += took;
+        // A short count means the pty is full now (n_tty_write takes all
+        // the room there is); asking again would only find EAGAIN, and on a
+        // pty even a write that takes nothing schedules the flip-buffer work.
+        if (off < end) return off;
+      }
+      if (key >= 0) {
+        this.filter!.take(data[key]!);
+        off = key + 1;
+      }
+    }
+    return off;
   }
 }

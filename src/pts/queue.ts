@@ -12,7 +12,7 @@ import type * as net from 'net';
 import { EAGAIN, EINTR } from '../sys/errno';
 import { dup, tryRead } from '../sys/libc';
 import { watchFd } from '../sys/watch';
-import type { Req } from '../fuse';
+import type { ReadPort } from './port';
 
 /** n_tty's read buffer (drivers/tty/n_tty.c): the most one pty read returns. */
 const N_TTY_BUF_SIZE = 4096;
@@ -33,7 +33,7 @@ const EOF_MARK = Buffer.alloc(0);
 export class InputQueue {
   private chunks: Buffer[] = [];
   private bytes = 0;
-  private readonly readers: Req<'read'>[] = [];
+  private readonly readers: ReadPort[] = [];
   private watcher: net.Socket | undefined;
   private paused = false;
   private closed = false;
@@ -61,8 +61,8 @@ export class InputQueue {
     if (!this.closed && !this.watcher) this.watch();
   }
 
-  /** Serves a FUSE READ; `whenEmpty` says what an empty queue means now. */
-  read(req: Req<'read'>, nonblock: boolean, whenEmpty: WhenEmpty): void {
+  /** Serves a read; `whenEmpty` says what an empty queue means now. */
+  read(req: ReadPort, nonblock: boolean, whenEmpty: WhenEmpty): void {
     this.start();
     if (this.chunks.length > 0 && this.readers.length === 0) {
       this.answer(req);
@@ -70,11 +70,11 @@ export class InputQueue {
     }
     if (this.readers.length === 0 && !this.closed && this.readNow(req)) return;
     if (whenEmpty !== 'wait') return this.answerEmpty(req, whenEmpty);
-    if (nonblock) return req.error(EAGAIN);
+    if (nonblock) return req.fail(EAGAIN);
     this.readers.push(req);
-    req.onInterrupt(() => {
+    req.onCancel(() => {
       this.drop(req);
-      req.error(EINTR);
+      req.fail(EINTR);
     });
   }
 
@@ -115,6 +115,17 @@ export class InputQueue {
     }
   }
 
+  /**
+   * Queues bytes that did not come through the backing pty (TIOCSTI on the
+   * master: the kernel hands them to the master's own line discipline).
+   * What the backing fd holds now was there first, so it is read first.
+   */
+  inject(bytes: Buffer): void {
+    this.drain();
+    this.push(Buffer.from(bytes));
+    this.onInput();
+  }
+
   /** Stops watching; waiting readers are answered by `whenEmpty` (never left hanging). */
   close(whenEmpty: Exclude<WhenEmpty, 'wait'>): void {
     this.closed = true;
@@ -123,17 +134,17 @@ export class InputQueue {
     this.settle(whenEmpty);
   }
 
-  private answer(req: Req<'read'>): void {
-    const size = req.arg.size;
+  private answer(req: ReadPort): void {
+    const size = req.size;
     const first = this.chunks[0]!;
     if (first === EOF_MARK) {
       this.chunks.shift();
-      req.replyData();
+      req.eof();
       return;
     }
     if (first.length >= size || this.chunks.length === 1 || !this.joinable()) {
       const n = Math.min(size, first.length);
-      req.replyData(first.subarray(0, n));
+      req.give(first.subarray(0, n));
       this.consume(n);
       return;
     }
@@ -145,13 +156,13 @@ export class InputQueue {
       parts.push(take === c.length ? c : c.subarray(0, take));
       n += take;
     }
-    req.replyData(...parts);
+    req.give(...parts);
     this.consume(n);
   }
 
-  private answerEmpty(req: Req<'read'>, whenEmpty: Exclude<WhenEmpty, 'wait'>): void {
-    if (whenEmpty === 'eof') req.replyData();
-    else req.error(whenEmpty);
+  private answerEmpty(req: ReadPort, whenEmpty: Exclude<WhenEmpty, 'wait'>): void {
+    if (whenEmpty === 'eof') req.eof();
+    else req.fail(whenEmpty);
   }
 
   /** Removes n bytes from the head of the queue. */
@@ -170,7 +181,7 @@ export class InputQueue {
     this.resumeIfRoom();
   }
 
-  private drop(req: Req<'read'>): void {
+  private drop(req: ReadPort): void {
     const i = this.readers.indexOf(req);
     if (i >= 0) this.readers.splice(i, 1);
   }
@@ -213,9 +224,9 @@ export class InputQueue {
    * flushes before it gives up: asking now saves waiting for epoll and is
    * most of a ping-pong's latency. Returns whether req was answered.
    */
-  private readNow(req: Req<'read'>): boolean {
+  private readNow(req: ReadPort): boolean {
     this.readers.push(req);
-    const n = tryRead(this.fd, readBuffer, 0, Math.min(req.arg.size, readBuffer.length));
+    const n = tryRead(this.fd, readBuffer, 0, Math.min(req.size, readBuffer.length));
     if (n > 0) this.deliver(n);
     else if (n === 0) this.push(EOF_MARK); // VEOF in canonical mode
     else this.readers.pop(); // EAGAIN
@@ -238,14 +249,14 @@ export class InputQueue {
     // came and a reader waits in raw mode, take what else the backing pty
     // has right now, so that one FUSE reply carries up to what was asked.
     if (n >= N_TTY_BUF_SIZE - 1 && this.readers.length > 0 && this.chunks.length === 0 && this.joinable()) {
-      n = this.readMore(n, Math.min(this.readers[0]!.arg.size, readBuffer.length));
+      n = this.readMore(n, Math.min(this.readers[0]!.size, readBuffer.length));
     }
     let data = readBuffer.subarray(0, n);
     // A waiting reader takes the bytes straight from the read buffer.
     while (data.length > 0 && this.chunks.length === 0 && this.readers.length > 0) {
       const req = this.readers.shift()!;
-      const take = Math.min(req.arg.size, data.length);
-      req.replyData(data.subarray(0, take));
+      const take = Math.min(req.size, data.length);
+      req.give(data.subarray(0, take));
       data = data.subarray(take);
     }
     if (data.length > 0) this.push(Buffer.from(data));

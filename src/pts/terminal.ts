@@ -1,18 +1,23 @@
-// One pty of a namespace: the backing host pty pair and the state devpts and
-// drivers/tty/pty.c keep for it (lock, open counts, hangup), shared by its
-// master file and its replica files.
+// One pty of a namespace: its two sides over the backing host pty pair,
+// and the state devpts and drivers/tty keep for the pair: the lock, the
+// life cycle, the controlling-terminal state and the line discipline's
+// signal keys.
 //
 // Both ends of the backing pty stay open in the daemon for the pty's whole
 // life, so the host kernel never sees them close: hangup, "other side
-// closed" and end of file are this object's to emulate.
+// closed" and end of file are this object's to emulate; and no process
+// has the backing pty as its controlling tty, so job control is too.
 import * as fs from 'fs';
-import { EIO } from '../sys/errno';
-import { getTermios, ICANON, setWinsize, TERMIOS_LFLAG, WINSIZE_SIZE } from '../sys/tty';
-import { setCloexec } from '../sys/libc';
-import type { Session } from '../fuse';
-import { InputQueue } from './queue';
-import { Outbox } from './outbox';
-import type { ControllingTty } from './jobs';
+import { EINTR, EIO, EPERM, SysError } from '../sys/errno';
+import { ioctlValue, setCloexec, tryWrite } from '../sys/libc';
+import { kernelCtty, killGroup, signalNumber } from '../sys/proc';
+import { getTermios, setWinsize, TCFLSH, TCIOFLUSH, WINSIZE_SIZE } from '../sys/tty';
+import { ControllingTty, cttyOfSession, Pinned } from './ctty';
+import type { Caller } from './jobs';
+import { LineDiscipline } from './ldisc';
+import type { PollWaker } from './port';
+import type { ReplicaFile } from './replica';
+import { PtySide } from './side';
 
 /** Ownership and mode of entry N (devpts_pty_new). */
 export interface EntryAttrs {
@@ -43,121 +48,244 @@ export function openBackingPty(): BackingPty {
   return { master, slave };
 }
 
-export class Terminal {
-  /** Bytes for the master's readers: what the replica side wrote, after n_tty. */
-  readonly masterIn: InputQueue;
-  /** Bytes for the replicas' readers: what the master wrote, after n_tty. */
-  readonly slaveIn: InputQueue;
-  readonly masterOut: Outbox;
-  readonly slaveOut: Outbox;
-  /** Pollers (FUSE kh) waiting for a change on either side. */
-  readonly masterPollers = new Set<number>();
-  readonly slavePollers = new Set<number>();
+/**
+ * open: both sides usable. hungUp: the master's last close (or a vhangup)
+ * happened; replicas read EOF and write EIO, the entry is gone. gone: both
+ * sides closed, the backing pty is closed and the index free.
+ */
+export type PtyState = 'open' | 'hungUp' | 'gone';
 
+function fail(errno: number): never {
+  throw new SysError('tty', errno);
+}
+
+export class Terminal {
+  readonly master: PtySide;
+  readonly slave: PtySide;
+  readonly ldisc: LineDiscipline;
   /** TIOCSPTLCK: replicas cannot be opened while locked; new ptys start locked. */
   locked = true;
-  /** The master's last close happened: replicas are hung up. */
-  hungUp = false;
-  replicaOpens = 0;
-  /** TTY_OTHER_CLOSED on the master: a replica was open and all are closed now. */
-  private everOpened = false;
   /** TIOCPKT: each master read is one packet, never joined with the next. */
   packet = false;
-  /** TIOCEXCL: only root may open more replicas. */
-  exclusive = false;
-  /** ICANON of the backing termios, which only we change. */
-  canonical = true;
-  /** The session this is the controlling terminal of (job control). */
-  ctty: ControllingTty | undefined;
-  private destroyed = false;
+  /** The session this is the controlling terminal of, and its foreground group. */
+  private cttyNow: ControllingTty | undefined;
+  private stateNow: PtyState = 'open';
+  /** Open replica fds not hung up, and those hung up but not closed yet. */
+  private readonly replicas = new Set<ReplicaFile>();
+  private hungUpReplicas = 0;
+  /** TTY_OTHER_CLOSED on the master: a replica was open and all are closed now. */
+  private everOpened = false;
 
   constructor(
     readonly index: number,
     readonly generation: number,
     readonly attrs: EntryAttrs,
-    private readonly backing: BackingPty,
-    private readonly session: Session,
-    private readonly onDestroy: (t: Terminal) => void,
+    backing: BackingPty,
+    waker: PollWaker,
+    private readonly onGone: (t: Terminal) => void,
   ) {
-    this.masterOut = new Outbox(backing.master);
-    this.slaveOut = new Outbox(backing.slave);
-    // Reading one end of the backing pty makes room for writers of the other.
-    this.masterIn = new InputQueue(backing.master, () => {
-      this.slaveOut.retry();
-      this.wake(this.masterPollers);
-    }, () => !this.packet);
-    this.slaveIn = new InputQueue(backing.slave, () => {
-      this.masterOut.retry();
-      this.wake(this.slavePollers);
-    }, () => !this.canonical);
+    this.ldisc = new LineDiscipline(getTermios(backing.slave));
+    const keys = {
+      find: (d: Buffer, from: number) => this.ldisc.find(d, from),
+      passed: (d: Buffer, from: number, to: number) => this.ldisc.passed(d, from, to),
+      take: (byte: number) => this.signalKey(byte),
+    };
+    this.master = new PtySide(backing.master, waker, () => !this.packet, keys);
+    this.slave = new PtySide(backing.slave, waker, () => !this.ldisc.canonical);
+    this.master.link(this.slave);
+    this.slave.link(this.master);
     // The queues start watching the backing pty when a side is first read
     // or polled: until then its bytes wait in the host pty, which pushes
     // back on writers as it would with nobody reading, and a ptmx open that
     // is closed unused costs no watcher at all.
   }
 
-  get masterFd(): number { return this.backing.master; }
-  get slaveFd(): number { return this.backing.slave; }
+  get state(): PtyState { return this.stateNow; }
+  get hungUp(): boolean { return this.stateNow !== 'open'; }
+  get ctty(): ControllingTty | undefined { return this.cttyNow; }
 
   /** The master reads EIO once data runs out (pty.c: TTY_OTHER_CLOSED). */
   get otherClosed(): boolean {
-    return this.everOpened && this.replicaOpens === 0;
+    return this.everOpened && this.replicas.size === 0;
   }
 
-  /** Re-reads ICANON after a termios change: it decides how reads are cut. */
+  /** Rereads the termios after a change: it decides how reads are cut and which keys signal. */
   termiosChanged(): void {
-    this.canonical = (getTermios(this.backing.slave).readUInt32LE(TERMIOS_LFLAG) & ICANON) !== 0;
+    this.ldisc.load(getTermios(this.slave.fd));
   }
 
-  replicaOpened(): void {
-    this.replicaOpens++;
+  // --- the line discipline's signal keys (n_tty_receive_signal_char) ---
+
+  /** A signal key typed on the master, in place of passing it to the backing n_tty. */
+  private signalKey(byte: number): void {
+    const sig = this.ldisc.signalOf(byte);
+    if (!sig) return;
+    this.cttyNow?.signalForeground(sig); // __isig
+    if (!this.ldisc.noflsh) {
+      // isig(): the replica's input and the output not yet read by the
+      // master go; a flush of the backing replica does both, and tells a
+      // packet-mode master (FLUSHREAD|FLUSHWRITE) as n_tty does.
+      ioctlValue(this.slave.fd, TCFLSH, TCIOFLUSH);
+      this.slave.input.flush();
+    }
+    // start_tty(): output stopped by VSTOP resumes; VSTART into the backing n_tty does exactly that.
+    if (this.ldisc.ixon && this.ldisc.startChar !== byte) tryWrite(this.master.fd, Buffer.from([this.ldisc.startChar]));
+    const echo = this.ldisc.echo(byte);
+    if (echo) tryWrite(this.slave.fd, echo);
+  }
+
+  /** TIOCSTI on the replica: `byte` as if typed on the master, straight into the line discipline. */
+  typed(byte: number): void {
+    const b = Buffer.from([byte]);
+    if (this.ldisc.find(b, 0) === 0) return this.signalKey(byte);
+    if (tryWrite(this.master.fd, b) === 1) this.ldisc.passed(b, 0, 1);
+  }
+
+  // --- job control (drivers/tty/tty_jobctrl.c) ---
+
+  /** This pty is `caller`'s controlling terminal (current->signal->tty == tty). */
+  controls(caller: Caller): boolean {
+    return this.cttyNow !== undefined && this.cttyNow.sid === caller.sid;
+  }
+
+  /**
+   * __tty_check_change(): a background process of the terminal's session
+   * reading (SIGTTIN) or changing it (SIGTTOU) gets the signal, or EIO if
+   * it cannot take it. The kernel then restarts the call (ERESTARTSYS);
+   * FUSE cannot, so the caller sees EINTR once it runs again.
+   */
+  checkChange(caller: Caller, sig: 'SIGTTIN' | 'SIGTTOU'): void {
+    const c = this.cttyNow;
+    if (!c || c.sid !== caller.sid || c.pgrp === caller.pgrp) return;
+    if (caller.ignores(sig)) {
+      if (sig === 'SIGTTIN') fail(EIO);
+      return;
+    }
+    if (caller.groupOrphaned()) fail(EIO);
+    killGroup(caller.pgrp, signalNumber(sig));
+    fail(EINTR);
+  }
+
+  /** TIOCSCTTY (tiocsctty). `readable`: the fd was opened for reading. */
+  takeCtty(caller: Caller, steal: boolean, readable: boolean): void {
+    if (caller.leader && this.controls(caller)) return;
+    if (!caller.leader || cttyOfSession(caller.sid) || kernelCtty(caller.tid) !== 0) fail(EPERM);
+    if (this.cttyNow) {
+      if (!(steal && caller.sysAdmin)) fail(EPERM);
+      this.dropCtty();
+    }
+    if (!readable && !caller.sysAdmin) fail(EPERM);
+    const ctty = new ControllingTty(new Pinned(caller.tgid), () => this.leaderExited(ctty));
+    this.cttyNow = ctty;
+  }
+
+  /** TIOCNOTTY from the session leader (disassociate_ctty(0)): the foreground group hears of it. */
+  leaderDetached(): void {
+    const c = this.cttyNow;
+    if (!c) return;
+    c.signalForeground('SIGHUP');
+    c.signalForeground('SIGCONT');
+    this.dropCtty();
+  }
+
+  /** disassociate_ctty(1) for a pty: SIGHUP to the foreground group, and the session is gone. */
+  private leaderExited(c: ControllingTty): void {
+    if (this.cttyNow !== c) return;
+    c.signalForeground('SIGHUP');
+    this.dropCtty();
+  }
+
+  private dropCtty(): void {
+    this.cttyNow?.release();
+    this.cttyNow = undefined;
+  }
+
+  // --- life cycle ---
+
+  replicaOpened(file: ReplicaFile): void {
+    this.replicas.add(file);
     this.everOpened = true;
-    this.wake(this.masterPollers);
+    this.master.wake();
   }
 
-  replicaClosed(): void {
-    this.replicaOpens--;
-    if (this.replicaOpens > 0) return;
-    if (this.hungUp) return this.destroy();
-    // What the replica wrote just before closing may still be in the host's
-    // flip buffer; n_tty_read flushes it before deciding on EIO, and so do we.
-    this.masterIn.drain();
-    this.masterIn.settle(this.otherClosedErrno());
-    this.wake(this.masterPollers);
+  replicaClosed(file: ReplicaFile): void {
+    if (!this.replicas.delete(file)) this.hungUpReplicas--;
+    if (this.hungUp) {
+      if (this.replicas.size === 0 && this.hungUpReplicas === 0) this.destroy();
+      return;
+    }
+    if (this.replicas.size === 0) this.othersGone();
   }
 
   /** The master's last close: hang up every replica (pty_close, tty_vhangup). */
   masterClosed(): void {
-    this.hungUp = true;
-    // A read already waiting sees TTY_OTHER_CLOSED in n_tty_read: EIO; reads
-    // after the hangup go to hung_up_tty_read: EOF (ReplicaFile.read).
-    this.slaveIn.close(EIO);
-    this.slaveOut.fail(EIO);
-    this.masterOut.fail(EIO);
-    this.masterIn.close(EIO);
-    this.wake(this.slavePollers);
-    this.ctty?.hangup();
-    if (this.replicaOpens === 0) this.destroy();
+    this.hangUp();
+    if (this.replicas.size === 0 && this.hungUpReplicas === 0) this.destroy();
+  }
+
+  /**
+   * __tty_hangup() of the replica: waiting replica reads get EIO (n_tty_read
+   * sees TTY_OTHER_CLOSED), later ones EOF; the session leader gets SIGHUP
+   * and SIGCONT and the session loses its terminal.
+   */
+  hangUp(): void {
+    if (this.stateNow !== 'open') return;
+    this.stateNow = 'hungUp';
+    this.slave.input.close(EIO);
+    this.slave.output.fail(EIO);
+    this.master.output.fail(EIO);
+    this.master.input.close(EIO);
+    this.slave.wake();
+    this.master.wake();
+    this.signalSessionLeader();
+  }
+
+  /**
+   * TIOCVHANGUP on a replica: its open files are hung up (new opens work
+   * again), the session leader hears of it, and the master sees its
+   * replicas gone.
+   */
+  vhangupReplicas(): void {
+    for (const f of this.replicas) f.vhangup();
+    this.hungUpReplicas += this.replicas.size;
+    this.replicas.clear();
+    this.slave.input.settle('eof');
+    this.slave.output.fail(EIO);
+    this.slave.wake();
+    this.signalSessionLeader();
+    this.othersGone();
+  }
+
+  /** tty_signal_session_leader(): SIGHUP, SIGCONT, and the session loses its terminal. */
+  private signalSessionLeader(): void {
+    const c = this.cttyNow;
+    if (!c) return;
+    c.signalLeader('SIGHUP');
+    c.signalLeader('SIGCONT');
+    this.dropCtty();
+  }
+
+  /** Every replica fd is closed: the master reads what is left, then EIO. */
+  private othersGone(): void {
+    // What the replica wrote just before closing may still be in the host's
+    // flip buffer; n_tty_read flushes it before deciding on EIO, and so do we.
+    this.master.input.drain();
+    this.master.input.settle(this.otherClosedErrno());
+    this.master.wake();
   }
 
   otherClosedErrno(): number | 'wait' {
     return this.otherClosed ? EIO : 'wait';
   }
 
-  /** Tells every registered poller to poll again (FUSE_NOTIFY_POLL). */
-  wake(pollers: Set<number>): void {
-    if (pollers.size === 0) return;
-    for (const kh of pollers) this.session.notifyPoll(kh);
-    pollers.clear();
-  }
-
   private destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.masterIn.close(EIO);
-    this.slaveIn.close('eof');
-    fs.closeSync(this.backing.master);
-    fs.closeSync(this.backing.slave);
-    this.onDestroy(this);
+    if (this.stateNow === 'gone') return;
+    this.stateNow = 'gone';
+    this.dropCtty();
+    this.master.input.close(EIO);
+    this.slave.input.close('eof');
+    fs.closeSync(this.master.fd);
+    fs.closeSync(this.slave.fd);
+    this.onGone(this);
   }
 }

@@ -57,10 +57,16 @@ export const TIOCOUTQ = 0x5411;
 export const TIOCSTI = 0x5412;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCSWINSZ = 0x5414;
+export const TIOCCONS = 0x541d;
 export const FIONREAD = 0x541b;
 export const TIOCPKT = 0x5420;
 export const FIONBIO = 0x5421;
 export const TIOCNOTTY = 0x5422;
+export const TIOCSETD = 0x5423;
+export const TIOCGETD = 0x5424;
+export const TCSBRKP = 0x5425;
+export const TIOCSBRK = 0x5427;
+export const TIOCCBRK = 0x5428;
 export const TIOCGSID = 0x5429;
 export const TIOCVHANGUP = 0x5437;
 
@@ -74,6 +80,7 @@ export const TIOCGPTN = ioc(IOC_READ, 'T', 0x30, INT_SIZE); // 0x80045430
 export const TIOCSPTLCK = ioc(IOC_WRITE, 'T', 0x31, INT_SIZE); // 0x40045431
 /** _IOW, yet the signal number is passed BY VALUE (drivers/tty/pty.c). */
 export const TIOCSIG = ioc(IOC_WRITE, 'T', 0x36, INT_SIZE); // 0x40045436
+export const TIOCGDEV = ioc(IOC_READ, 'T', 0x32, INT_SIZE); // 0x80045432
 export const TIOCGPKT = ioc(IOC_READ, 'T', 0x38, INT_SIZE); // 0x80045438
 export const TIOCGPTLCK = ioc(IOC_READ, 'T', 0x39, INT_SIZE); // 0x80045439
 export const TIOCGEXCL = ioc(IOC_READ, 'T', 0x40, INT_SIZE); // 0x80045440

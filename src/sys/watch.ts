@@ -5,7 +5,9 @@
 // pipe handle works on any pollable fd, so we open one on the fd and read
 // through net.Socket's `onread` mode, which hands each read(2) to a callback
 // in a caller-provided buffer: one syscall per request, no allocation.
+import * as fs from 'fs';
 import * as net from 'net';
+import { dup } from './libc';
 
 interface PipeHandle {
   open(fd: number): number;
@@ -35,3 +37,35 @@ export function watchFd(fd: number, buffer: Buffer, onRead: (n: number) => boole
     onread: { buffer, callback: onRead },
   } as net.SocketConstructorOpts);
 }
+
+/**
+ * Calls `onExit` once when the process behind `pidfd` exits (it becomes a
+ * zombie: a pidfd polls readable then). The pidfd stays the caller's; a
+ * dup is watched. Returns a function that stops watching.
+ *
+ * A pidfd has no read(); libuv reads it once epoll says readable and gets
+ * EINVAL, which is how the exit reaches us, from the event loop, with no
+ * thread and no timer.
+ */
+export function watchExit(pidfd: number, onExit: () => void): () => void {
+  const watched = dup(pidfd);
+  let socket: net.Socket;
+  try {
+    socket = watchFd(watched, exitBuffer, () => true);
+  } catch (err) {
+    fs.closeSync(watched);
+    throw err;
+  }
+  let done = false;
+  const finish = (exited: boolean): void => {
+    if (done) return;
+    done = true;
+    socket.destroy();
+    if (exited) onExit();
+  };
+  socket.on('error', () => finish(true));
+  socket.on('end', () => finish(true));
+  return () => finish(false);
+}
+
+const exitBuffer = Buffer.alloc(8);

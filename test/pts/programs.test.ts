@@ -400,10 +400,8 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
   t.same(Object.fromEntries(keyValues(r.stdout)), { prompt: 'ok', arith: 'ok', background_job: 'ok', exit: '3' },
     'prompt, command output, a background job and the exit status');
 
-  // Not in issue 3: the assertion runs and reports, marked TODO until the job-control work lands.
-  const todo = 'SIGINT on the INTR character: job-control emulation (DESIGN.md), not in src/pts yet';
   const i = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'interrupt'], { pidns: true });
   t.equal(i.code, 0, describe(i));
   t.same(Object.fromEntries(keyValues(i.stdout)), { prompt: 'ok', arith: 'ok', background_job: 'ok', interrupt: 'ok', status_130: 'ok' },
-    '^C interrupts the foreground job, as on a kernel pty', { todo });
+    '^C interrupts the foreground job, as on a kernel pty');
 });
