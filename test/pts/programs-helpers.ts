@@ -167,7 +167,8 @@ export interface ContainerOptions extends ExecOptions {
 // $1: "kernel" or the ptsfs mount to bind; the rest: the program and its arguments.
 const WIRE = [
   'set -e',
-  'if [ "$1" = kernel ]; then mount -t devpts -o ' + KERNEL_DEVPTS_OPTIONS + ' devpts /dev/pts; else mount --bind "$1" /dev/pts; fi',
+  // ptsfs: its `tty` entry over /dev/tty, as runtimes wire it; a kernel instance keeps the host's /dev/tty, which follows the kernel's ctty.
+  'if [ "$1" = kernel ]; then mount -t devpts -o ' + KERNEL_DEVPTS_OPTIONS + ' devpts /dev/pts; else mount --bind "$1" /dev/pts; mount --bind /dev/pts/tty /dev/tty; fi',
   'mount --bind /dev/pts/ptmx /dev/ptmx',
   'shift',
   'exec "$@"',

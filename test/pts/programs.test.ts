@@ -383,6 +383,26 @@ if sys.argv[1] == 'interrupt':
     os.write(fd, b'echo "status=$?"\n')
     print('status_130=' + expect('\r\nstatus=130\r\n', 0.5), flush=True)
     sys.exit(0)
+if sys.argv[1] == 'jobs':
+    expect('PROMPT$ ')
+    print('fg_is_shell=%s' % (os.tcgetpgrp(fd) == pid), flush=True)
+    os.write(fd, b'sleep 30\n')
+    time.sleep(0.3)
+    print('fg_is_job=%s' % (os.tcgetpgrp(fd) not in (pid, 0)), flush=True)
+    os.write(fd, b'\x1a')
+    print('stopped=' + expect('PROMPT$ ', 2.0), flush=True)
+    os.write(fd, b'jobs\n')
+    print('jobs_lists=' + expect('Stopped', 2.0), flush=True)
+    os.write(fd, b'head -c1 & sleep 0.5; jobs %2\n')
+    print('ttin=' + expect('Stopped                 head -c1', 3.0), flush=True)
+    os.write(fd, b'kill -9 %1 %2; read x </dev/tty; echo "got=$x"\n')
+    time.sleep(0.3)
+    os.write(fd, b'typed\n')
+    print('dev_tty=' + expect('got=typed', 2.0), flush=True)
+    os.close(fd)
+    _, st = os.waitpid(pid, 0)
+    print('hup=%s' % (os.WIFSIGNALED(st) and os.WTERMSIG(st) == 1), flush=True)
+    sys.exit(0)
 os.write(fd, b'exit 3\n')
 _, st = os.waitpid(pid, 0)
 print('exit=%d' % os.waitstatus_to_exitcode(st))
@@ -404,4 +424,19 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
   t.equal(i.code, 0, describe(i));
   t.same(Object.fromEntries(keyValues(i.stdout)), { prompt: 'ok', arith: 'ok', background_job: 'ok', interrupt: 'ok', status_130: 'ok' },
     '^C interrupts the foreground job, as on a kernel pty');
+
+  const expected = { prompt: 'ok', arith: 'ok', background_job: 'ok', fg_is_shell: 'True', fg_is_job: 'True', stopped: 'ok',
+    jobs_lists: 'ok', ttin: 'ok', dev_tty: 'ok', hup: 'True' };
+  for (const pidns of [false, true]) {
+    const j = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
+    const seen = Object.fromEntries(keyValues(j.stdout));
+    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, SIGTTIN, /dev/tty, SIGHUP on close`);
+    const why = await kernelDevptsMissing(t);
+    if (why) {
+      t.comment(`no kernel devpts to compare with: ${why}`);
+      continue;
+    }
+    const k = await inContainer(t, kernel, [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
+    t.same(seen, Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance');
+  }
 });
