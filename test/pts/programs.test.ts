@@ -395,7 +395,21 @@ if sys.argv[1] == 'jobs':
     print('jobs_lists=' + expect('Stopped', 2.0), flush=True)
     os.write(fd, b'head -c1 & sleep 0.5; jobs %2\n')
     print('ttin=' + expect('Stopped                 head -c1', 3.0), flush=True)
-    os.write(fd, b'kill -9 %1 %2; read x </dev/tty; echo "got=$x"\n')
+    os.write(fd, b"stty size\n")
+    print('size_before=' + expect('\r\n0 0\r\n', 2.0), flush=True)
+    import fcntl, struct, termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
+    os.write(fd, b'stty size\n')
+    print('size_after=' + expect('\r\n30 100\r\n', 2.0), flush=True)
+    os.write(fd, b'stty -echo\n')
+    expect('PROMPT$ ')
+    os.write(fd, b'echo hid""den\n')
+    seen, buf, end = buf, b'', time.time() + 2
+    while b'hidden\r\n' not in seen and time.time() < end:
+        if select.select([fd], [], [], 0.05)[0]:
+            seen += os.read(fd, 1024)
+    print('noecho=' + ('ok' if b'hidden\r\n' in seen and b'hid""den' not in seen else 'echoed'), flush=True)
+    os.write(fd, b'stty echo; kill -9 %1 %2; read x </dev/tty; echo "got=$x"\n')
     time.sleep(0.3)
     os.write(fd, b'typed\n')
     print('dev_tty=' + expect('got=typed', 2.0), flush=True)
@@ -426,11 +440,11 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
     '^C interrupts the foreground job, as on a kernel pty');
 
   const expected = { prompt: 'ok', arith: 'ok', background_job: 'ok', fg_is_shell: 'True', fg_is_job: 'True', stopped: 'ok',
-    jobs_lists: 'ok', ttin: 'ok', dev_tty: 'ok', hup: 'True' };
+    jobs_lists: 'ok', ttin: 'ok', size_before: 'ok', size_after: 'ok', noecho: 'ok', dev_tty: 'ok', hup: 'True' };
   for (const pidns of [false, true]) {
     const j = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
     const seen = Object.fromEntries(keyValues(j.stdout));
-    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, SIGTTIN, /dev/tty, SIGHUP on close`);
+    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, SIGTTIN, stty size after a resize, stty -echo, /dev/tty, SIGHUP on close`);
     const why = await kernelDevptsMissing(t);
     if (why) {
       t.comment(`no kernel devpts to compare with: ${why}`);
