@@ -353,13 +353,14 @@ function setForeground(c: Call): void {
   c.requireCtty();
   const ctty = c.term.ctty!;
   const pgrp = c.caller.toHost(nsPgrp);
+  // find_vpid() found nothing: ESRCH; found, but of another session: EPERM.
+  if (sessionOf(pgrp) !== ctty.sid) fail(EPERM);
   let group: Pinned;
   try {
-    if (sessionOf(pgrp) !== ctty.sid) fail(EPERM);
     group = new Pinned(pgrp);
   } catch (err) {
     // Gone meanwhile, or a thread that leads nothing: not a group of this session.
-    if (isSysError(err) && err.errno !== EPERM) fail(EPERM);
+    if (isSysError(err)) fail(EPERM);
     throw err;
   }
   ctty.setForeground(group);
