@@ -61,7 +61,13 @@ export class ControllingTty {
    */
   constructor(private readonly leader: Pinned, onLeaderExit: () => void) {
     this.fg = new Pinned(leader.pid);
-    this.unwatch = watchExit(leader.fd, onLeaderExit);
+    try {
+      this.unwatch = watchExit(leader.fd, onLeaderExit);
+    } catch (err) {
+      this.fg.close();
+      leader.close();
+      throw err;
+    }
     bySession.set(leader.pid, this);
   }
 

@@ -11,11 +11,11 @@
 //
 // A handler throws SysError for any failure; ttyIoctl() turns it into the
 // reply, in one place.
+import * as fs from 'fs';
 import { EFAULT, EINVAL, EIO, ENOTTY, EPERM, isSysError, SysError } from '../sys/errno';
 import { ioctlBuffer, ioctlValue, processVmRead, processVmWrite } from '../sys/libc';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
 import { sessionOf } from '../sys/proc';
-import * as fs from 'fs';
 import * as tty from '../sys/tty';
 import type { Req } from '../fuse';
 import { Pinned } from './ctty';
@@ -137,13 +137,13 @@ const IOCTLS = new Map<number, Row>([
 
   // --- termios and window size (tty_mode_ioctl, tiocswinsz) ---
   [tty.TCGETS, { serve: (c) => { c.toCaller(tty.getTermios(c.term.slave.fd)); c.ok(); } }],
-  [tty.TCSETS, { serve: (c) => setTermios(c, false, () => c.fromCaller(tty.KERNEL_TERMIOS_SIZE), tty.setTermios, tty.TCSETS) }],
-  [tty.TCSETSW, { serve: (c) => setTermios(c, false, () => c.fromCaller(tty.KERNEL_TERMIOS_SIZE), tty.setTermios, tty.TCSETS) }],
-  [tty.TCSETSF, { serve: (c) => setTermios(c, true, () => c.fromCaller(tty.KERNEL_TERMIOS_SIZE), tty.setTermios, tty.TCSETS) }],
+  [tty.TCSETS, { serve: (c) => setTermios(c, false, termiosIn) }],
+  [tty.TCSETSW, { serve: (c) => setTermios(c, false, termiosIn) }],
+  [tty.TCSETSF, { serve: (c) => setTermios(c, true, termiosIn) }],
   [tty.TCGETS2, { serve: (c) => c.ok(tty.getTermios2(c.term.slave.fd)) }],
-  [tty.TCSETS2, { serve: (c) => setTermios(c, false, () => termios2In(c), tty.setTermios2, tty.TCSETS2) }],
-  [tty.TCSETSW2, { serve: (c) => setTermios(c, false, () => termios2In(c), tty.setTermios2, tty.TCSETS2) }],
-  [tty.TCSETSF2, { serve: (c) => setTermios(c, true, () => termios2In(c), tty.setTermios2, tty.TCSETS2) }],
+  [tty.TCSETS2, { serve: (c) => setTermios(c, false, termios2In) }],
+  [tty.TCSETSW2, { serve: (c) => setTermios(c, false, termios2In) }],
+  [tty.TCSETSF2, { serve: (c) => setTermios(c, true, termios2In) }],
   [tty.TIOCGWINSZ, { serve: (c) => { c.toCaller(tty.getWinsize(c.term.slave.fd)); c.ok(); } }],
   [tty.TIOCSWINSZ, { serve: setWinsize }],
 
@@ -220,26 +220,37 @@ function signalForeground(c: Call): void {
   c.ok();
 }
 
-function termios2In(c: Call): Buffer {
+/** Reads a termios from the caller and applies it to the backing replica. */
+type TermiosSetter = (c: Call) => (fd: number) => void;
+
+/** TCSETS*: the caller's 36-byte termios at arg. */
+const termiosIn: TermiosSetter = (c) => {
+  const t = c.fromCaller(tty.KERNEL_TERMIOS_SIZE);
+  return (fd) => tty.setTermios(fd, tty.TCSETS, t);
+};
+
+/** TCSETS2*: the 44-byte termios2 the kernel copied in. */
+const termios2In: TermiosSetter = (c) => {
   const t = c.req.data;
   if (!t || t.length < tty.KERNEL_TERMIOS2_SIZE) fail(EFAULT);
-  return Buffer.from(t);
-}
+  const copy = Buffer.from(t);
+  return (fd) => tty.setTermios2(fd, tty.TCSETS2, copy);
+};
 
 /**
  * TCSETS*: set_termios() on the replica: a background process gets
  * SIGTTOU first. TCSETSF also discards input, ours included; TCSETSW's
  * wait for output is none on a pty (no chars_in_buffer), as in the kernel.
  */
-function setTermios(c: Call, flushInput: boolean, read: () => Buffer, apply: (fd: number, cmd: number, t: Buffer) => void, cmd: number): void {
+function setTermios(c: Call, flushInput: boolean, read: TermiosSetter): void {
   c.term.checkChange(c.caller, 'SIGTTOU');
-  const t = read();
+  const apply = read(c);
   const slave = c.term.slave.fd;
   if (flushInput) {
     ioctlValue(slave, tty.TCFLSH, tty.TCIFLUSH);
     c.term.slave.input.flush();
   }
-  apply(slave, cmd, t);
+  apply(slave);
   c.term.termiosChanged();
   c.ok();
 }

@@ -11,6 +11,8 @@ import {
 
 export class Caller {
   private statusCache: ProcStatus | undefined;
+  private pgrpCache: number | undefined;
+  private sidCache: number | undefined;
 
   /** @param tid the calling thread, as FUSE reports it */
   constructor(readonly tid: number) {}
@@ -21,9 +23,13 @@ export class Caller {
 
   get tgid(): number { return this.status.tgid; }
   get ppid(): number { return this.status.ppid; }
-  /** Process group and session in the daemon's numbering. */
-  get pgrp(): number { return this.status.nsPgid[0]!; }
-  get sid(): number { return this.status.nsSid[0]!; }
+  /**
+   * Process group and session in the daemon's numbering, by getpgid(2) and
+   * getsid(2) on the thread: the background check on every read of a
+   * controlling tty then reads no /proc file.
+   */
+  get pgrp(): number { return (this.pgrpCache ??= groupOf(this.tid)); }
+  get sid(): number { return (this.sidCache ??= sessionOf(this.tid)); }
   /** A session leader (its sid is its pid). */
   get leader(): boolean { return this.sid === this.tgid; }
   /** The caller lives in a pid namespace below the daemon's. */

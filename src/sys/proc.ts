@@ -55,14 +55,18 @@ function numbers(s: string): number[] {
   return s.trim().split(/\s+/).map(Number);
 }
 
+/** /proc/<tid>/<file>; ESRCH when the thread is gone. */
+function readProc(tid: number, file: string): string {
+  try {
+    return fs.readFileSync(`/proc/${tid}/${file}`, 'latin1');
+  } catch {
+    throw new SysError(`proc ${file}`, ESRCH);
+  }
+}
+
 /** /proc/<tid>/status, or ESRCH when the thread is gone. */
 export function procStatus(tid: number): ProcStatus {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${tid}/status`, 'latin1');
-  } catch {
-    throw new SysError('proc status', ESRCH);
-  }
+  const text = readProc(tid, 'status');
   const f = new Map<string, string>();
   for (const line of text.split('\n')) {
     const i = line.indexOf(':');
@@ -93,12 +97,7 @@ export function procStatus(tid: number): ProcStatus {
  * waits for us (seen as a deadlock). /proc/<pid>/status takes no such lock.
  */
 export function kernelCtty(tid: number): number {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${tid}/stat`, 'latin1');
-  } catch {
-    throw new SysError('proc stat', ESRCH);
-  }
+  const text = readProc(tid, 'stat');
   // "pid (comm) state ppid pgrp session tty_nr ...": comm may hold spaces and parentheses.
   return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[4]);
 }
