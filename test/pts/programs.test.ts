@@ -332,8 +332,8 @@ t.test('tmux runs a pane on a ptsfs pty', needs, async (t) => {
   const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5');
   const sock = `${await tempDir(t, 'ptsfs-tmux-')}/sock`;
   const script = [
-    `tmux -S ${sock} -f /dev/null new-session -d -x 90 -y 20 'stty size; echo pane-ok; echo $(ls /dev/pts); read x'`,
-    // wait for the pane's output (at most 5 s)
+    `tmux -S ${sock} -f /dev/null new-session -d -x 90 -y 20 'stty size; echo $(ls /dev/pts); echo pane-ok; read x'`,
+    // wait for the pane's last line (at most 5 s): tmux may render the lines one by one
     `for i in $(seq 50); do tmux -S ${sock} capture-pane -p | grep -q pane-ok && break; sleep 0.1; done`,
     `tmux -S ${sock} capture-pane -p`,
     `tmux -S ${sock} kill-server`,
@@ -341,7 +341,7 @@ t.test('tmux runs a pane on a ptsfs pty', needs, async (t) => {
   const r = await inContainer(t, ptsfs(ns.dir), ['sh', '-c', script]);
   t.equal(r.code, 0, describe(r));
   const lines = r.stdout.split('\n').filter(Boolean);
-  t.same(lines.slice(0, 3), ['20 90', 'pane-ok', '0 ptmx tty'], 'the pane runs on pts 0 with the size tmux set');
+  t.same(lines.slice(0, 3), ['20 90', '0 ptmx tty', 'pane-ok'], 'the pane runs on pts 0 with the size tmux set');
 });
 
 // Drives an interactive bash through the master, as a terminal emulator would.
@@ -366,9 +366,17 @@ def expect(s, t=5.0):
             buf += d
     i = buf.find(s.encode())
     if i < 0:
+        sys.stderr.write('timeout waiting for %r in %r\n' % (s, buf[-300:]))
         return 'timeout'
     buf = buf[i + len(s):]
     return 'ok'
+# a shell loop that lists job %NAME once it has stopped (at most 5 s)
+UNTIL_STOPPED = b'for i in $(seq 50); do [[ $(jobs %%%s) == *Stopped* ]] && break; sleep 0.1; done; jobs %%%s'
+def wait_job():
+    # until the shell has given the terminal to the job: tcgetpgrp on the master
+    end = time.time() + 5.0
+    while os.tcgetpgrp(fd) == pid and time.time() < end:
+        time.sleep(0.02)
 print('prompt=' + expect('PROMPT$ '), flush=True)
 os.write(fd, b'echo $((6*7))\n')
 print('arith=' + expect('\r\n42\r\n'), flush=True)
@@ -377,30 +385,46 @@ print('background_job=' + expect('\r\nbg=0\r\n'), flush=True)
 if sys.argv[1] == 'interrupt':
     expect('PROMPT$ ')
     os.write(fd, b'sleep 10\n')
-    time.sleep(0.3)
+    wait_job()
     os.write(fd, b'\x03')
-    print('interrupt=' + expect('PROMPT$ ', 1.0), flush=True)
+    print('interrupt=' + expect('PROMPT$ ', 3.0), flush=True)
     os.write(fd, b'echo "status=$?"\n')
-    print('status_130=' + expect('\r\nstatus=130\r\n', 0.5), flush=True)
+    print('status_130=' + expect('\r\nstatus=130\r\n', 3.0), flush=True)
     sys.exit(0)
 if sys.argv[1] == 'jobs':
     expect('PROMPT$ ')
     print('fg_is_shell=%s' % (os.tcgetpgrp(fd) == pid), flush=True)
     os.write(fd, b'sleep 30\n')
-    time.sleep(0.3)
+    wait_job()
     print('fg_is_job=%s' % (os.tcgetpgrp(fd) not in (pid, 0)), flush=True)
     os.write(fd, b'\x1a')
-    print('stopped=' + expect('PROMPT$ ', 2.0), flush=True)
+    print('stopped=' + expect('PROMPT$ ', 5.0), flush=True)
     os.write(fd, b'jobs\n')
-    print('jobs_lists=' + expect('Stopped', 2.0), flush=True)
-    os.write(fd, b'head -c1 & sleep 0.5; jobs %2\n')
-    print('ttin=' + expect('Stopped                 head -c1', 3.0), flush=True)
+    print('jobs_lists=' + expect('Stopped', 5.0), flush=True)
+    expect('PROMPT$ ')
+    os.write(fd, b'fg %1\n')
+    print('fg_resumes=' + expect('sleep 30\r\n', 5.0), flush=True)
+    wait_job()
+    print('fg_is_job_again=%s' % (os.tcgetpgrp(fd) not in (pid, 0)), flush=True)
+    os.write(fd, b'\x03')
+    print('fg_interrupted=' + expect('PROMPT$ ', 5.0), flush=True)
+    os.write(fd, b'stty tostop; /bin/echo tostop-$((1+1)) & ' + UNTIL_STOPPED % (b'/bin/echo', b'/bin/echo') + b'; stty -tostop\n')
+    print('ttou=' + expect('Stopped                 /bin/echo', 5.0), flush=True)
+    os.write(fd, b'kill -9 %/bin/echo\n')
+    os.write(fd, b'head -c1 & ' + UNTIL_STOPPED % (b'head', b'head') + b'\n')
+    print('ttin=' + expect('Stopped                 head -c1', 5.0), flush=True)
     os.write(fd, b"stty size\n")
-    print('size_before=' + expect('\r\n0 0\r\n', 2.0), flush=True)
+    print('size_before=' + expect('\r\n0 0\r\n', 5.0), flush=True)
     import fcntl, struct, termios
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
     os.write(fd, b'stty size\n')
-    print('size_after=' + expect('\r\n30 100\r\n', 2.0), flush=True)
+    print('size_after=' + expect('\r\n30 100\r\n', 5.0), flush=True)
+    # The trap runs once the signal is in, at the latest when the wait builtin returns.
+    os.write(fd, b"trap 'echo WINCHED' WINCH; echo TRAPSET; sleep 1 & wait $!\n")
+    expect('TRAPSET\r\n')
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 31, 101, 0, 0))
+    print('trap_winch=' + expect('WINCHED', 5.0), flush=True)
+    expect('PROMPT$ ', 5.0)
     # Not through readline, which echoes what it reads itself: the read builtin, after stty -echo took effect.
     os.write(fd, b'stty -echo; echo READY; read x; echo "got=$x"\n')
     expect('READY\r\n')
@@ -410,10 +434,10 @@ if sys.argv[1] == 'jobs':
         if select.select([fd], [], [], 0.05)[0]:
             seen += os.read(fd, 1024)
     print('noecho=' + ('ok' if b'got=hidden\r\n' in seen and seen.count(b'hidden') == 1 else 'echoed'), flush=True)
-    os.write(fd, b'stty echo; kill -9 %1 %2; read x </dev/tty; echo "got=$x"\n')
+    os.write(fd, b'stty echo; kill -9 %head; read x </dev/tty; echo "got=$x"\n')
     time.sleep(0.3)
     os.write(fd, b'typed\n')
-    print('dev_tty=' + expect('got=typed', 2.0), flush=True)
+    print('dev_tty=' + expect('got=typed', 5.0), flush=True)
     os.close(fd)
     _, st = os.waitpid(pid, 0)
     print('hup=%s' % (os.WIFSIGNALED(st) and os.WTERMSIG(st) == 1), flush=True)
@@ -441,17 +465,17 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
     '^C interrupts the foreground job, as on a kernel pty');
 
   const expected = { prompt: 'ok', arith: 'ok', background_job: 'ok', fg_is_shell: 'True', fg_is_job: 'True', stopped: 'ok',
-    jobs_lists: 'ok', ttin: 'ok', size_before: 'ok', size_after: 'ok', noecho: 'ok', dev_tty: 'ok', hup: 'True' };
+    jobs_lists: 'ok', fg_resumes: 'ok', fg_is_job_again: 'True', fg_interrupted: 'ok', ttou: 'ok', ttin: 'ok', size_before: 'ok', size_after: 'ok', trap_winch: 'ok', noecho: 'ok', dev_tty: 'ok', hup: 'True' };
   for (const pidns of [false, true]) {
     const j = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
     const seen = Object.fromEntries(keyValues(j.stdout));
-    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, SIGTTIN, stty size after a resize, stty -echo, /dev/tty, SIGHUP on close`);
+    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, fg, SIGTTOU with tostop, SIGTTIN, stty size and trap WINCH after a resize, stty -echo, /dev/tty, SIGHUP on close`, { stderr: j.stderr });
     const why = await kernelDevptsMissing(t);
     if (why) {
       t.comment(`no kernel devpts to compare with: ${why}`);
       continue;
     }
     const k = await inContainer(t, kernel, [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
-    t.same(seen, Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance');
+    t.same(seen, Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance', { stderr: k.stderr });
   }
 });
