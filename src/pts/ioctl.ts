@@ -149,7 +149,7 @@ const IOCTLS = new Map<number, Row>([
 
   // --- n_tty_ioctl(), n_tty_ioctl_helper() ---
   [tty.TCFLSH, { serve: flush }],
-  [tty.TCXONC, { serve: (c) => { c.checkOwnChange(); ioctlValue(c.own.fd, tty.TCXONC, c.arg); c.ok(); } }],
+  [tty.TCXONC, { serve: flowControl }],
   [tty.TIOCOUTQ, { serve: (c) => { c.toCaller(backingInt(c.own.fd, tty.TIOCOUTQ)); c.ok(); } }],
 
   // --- tty_ioctl() ---
@@ -252,6 +252,15 @@ function setTermios(c: Call, flushInput: boolean, read: TermiosSetter): void {
   }
   apply(slave);
   c.term.termiosChanged();
+  c.ok();
+}
+
+/** TCXONC: the backing pty stops and starts; writers it held go on, and TCOOFF may hold them. */
+function flowControl(c: Call): void {
+  c.checkOwnChange();
+  ioctlValue(c.own.fd, tty.TCXONC, c.arg);
+  if (c.arg === tty.TCOOFF) c.own.output.mayBeStopped();
+  else if (c.arg === tty.TCOON) c.own.output.retry();
   c.ok();
 }
 

@@ -1,24 +1,25 @@
 // The part of the line discipline ptsfs must do itself. Canonical editing,
-// echo and output processing are the backing pty's n_tty; but its signal
-// keys signal nobody (no process has the backing pty as its controlling
-// tty) and would flush its buffers, so the keys that n_tty_receive_char_special
-// turns into signals never reach it: the master's writes are scanned here.
+// echo, output processing and what a signal key does to the buffers are
+// the backing pty's n_tty: every byte typed on the master reaches it, the
+// signal keys too, and its isig() flushes, restarts output and echoes `^C`
+// in order with the bytes around them. But it signals nobody (no process
+// has the backing pty as its controlling tty), so the master's writes are
+// scanned here for the keys n_tty_receive_char_special turns into signals.
 //
 // This object holds the termios the replica side last set (all termios
 // changes go through ptsfs, so the copy cannot go stale) and the VLNEXT
 // state across writes. It does no I/O: the terminal acts on what it finds.
 import {
-  ECHO, ECHOCTL, ICANON, IEXTEN, ISIG, IXON, NOFLSH, TERMIOS_CC, TERMIOS_IFLAG, TERMIOS_LFLAG, TOSTOP,
-  VINTR, VLNEXT, VQUIT, VSTART, VSUSP,
+  ICANON, IEXTEN, ISIG, IXON, NOFLSH, TERMIOS_CC, TERMIOS_IFLAG, TERMIOS_LFLAG, TOSTOP, VINTR, VLNEXT, VQUIT, VSTOP,
+  VSUSP,
 } from '../sys/tty';
 
 export type SignalKey = 'SIGINT' | 'SIGQUIT' | 'SIGTSTP';
 
 /** The keys n_tty_receive_char_special checks with ISIG, in its order. */
 const KEYS = [VINTR, VQUIT, VSUSP] as const;
-const TAB = 0x09;
-const DEL = 0x7f;
-const CARET = 0x5e;
+/** _POSIX_VDISABLE: a control character of 0 is no key (n_tty_set_termios clears __DISABLED_CHAR). */
+const DISABLED = 0;
 
 export class LineDiscipline {
   private iflag = 0;
@@ -43,17 +44,15 @@ export class LineDiscipline {
   get canonical(): boolean { return (this.lflag & ICANON) !== 0; }
   get tostop(): boolean { return (this.lflag & TOSTOP) !== 0; }
   get noflsh(): boolean { return (this.lflag & NOFLSH) !== 0; }
-  get ixon(): boolean { return (this.iflag & IXON) !== 0; }
-  get startChar(): number { return this.cc[VSTART]!; }
 
   /** VLNEXT quotes the next byte only in canonical mode with IEXTEN (n_tty_receive_char_special). */
   private get lnextOn(): boolean {
-    return (this.lflag & (ICANON | IEXTEN)) === (ICANON | IEXTEN);
+    return (this.lflag & (ICANON | IEXTEN)) === (ICANON | IEXTEN) && this.cc[VLNEXT] !== DISABLED;
   }
 
   /** The signal key `byte` is, with ISIG; undefined otherwise. */
   signalOf(byte: number): SignalKey | undefined {
-    if ((this.lflag & ISIG) === 0) return undefined;
+    if ((this.lflag & ISIG) === 0 || byte === DISABLED) return undefined;
     if (byte === this.cc[VINTR]) return 'SIGINT';
     if (byte === this.cc[VQUIT]) return 'SIGQUIT';
     if (byte === this.cc[VSUSP]) return 'SIGTSTP';
@@ -93,17 +92,17 @@ export class LineDiscipline {
     this.lnext = i > to;
   }
 
-  /** What n_tty echoes for a signal key (echo_char): `^C` with ECHOCTL, the byte itself without. */
-  echo(byte: number): Buffer | undefined {
-    if ((this.lflag & ECHO) === 0) return undefined;
-    const control = byte < 0x20 || byte === DEL;
-    if ((this.lflag & ECHOCTL) !== 0 && control && byte !== TAB) return Buffer.from([CARET, byte ^ 0x40]);
-    return Buffer.from([byte]);
+  /** data[from, to) holds VSTOP with IXON: n_tty will stop the replica's output (stop_tty). */
+  stops(data: Buffer, from: number, to: number): boolean {
+    if ((this.iflag & IXON) === 0 || this.cc[VSTOP] === DISABLED) return false;
+    const at = data.indexOf(this.cc[VSTOP]!, from);
+    return at >= 0 && at < to;
   }
 
   private firstKey(data: Buffer, from: number): number {
     let first = -1;
     for (const k of KEYS) {
+      if (this.cc[k] === DISABLED) continue;
       const at = data.indexOf(this.cc[k]!, from);
       if (at >= 0 && (first < 0 || at < first)) first = at;
     }

@@ -5,21 +5,26 @@
 //
 // When the backing pty is full (EAGAIN), room comes back only when the
 // daemon itself reads the other end of that pty, so the terminal calls
-// retry() after each such read: no timer, no thread.
-import { EAGAIN, EINTR } from '../sys/errno';
+// retry() after each such read: no timer, no thread. Output stopped by ^S
+// or TCOOFF is the exception: it starts again without any read of ours, so
+// then the next byte is handed to libuv, which writes it once epoll says
+// there is room (pty_write_room() is 0 while stopped), and the rest follows.
+import { EAGAIN, EINTR, EIO } from '../sys/errno';
 import { tryWrite } from '../sys/libc';
+import { RoomWaiter } from '../sys/watch';
 import type { WritePort } from './port';
 
 /**
- * Bytes the emulation must act on itself instead of writing them into the
- * backing pty (the line discipline's signal keys on the master side).
+ * Bytes the emulation must act on as well as write into the backing pty
+ * (the line discipline's signal keys on the master side): each is acted on
+ * once the backing pty took it, in order with the bytes around it.
  */
 export interface KeyFilter {
   /** Index of the first such byte in data[from..), or -1. */
   find(data: Buffer, from: number): number;
   /** data[from, to) went into the backing pty (state that spans bytes, as VLNEXT). */
   passed(data: Buffer, from: number, to: number): void;
-  /** Acts on the byte found; it counts as written. */
+  /** The byte found went into the backing pty: act on it. */
   take(byte: number): void;
 }
 
@@ -32,12 +37,23 @@ interface Blocked {
 
 export class Outbox {
   private readonly blocked: Blocked[] = [];
+  /** Output may be stopped: blocked writers wait for room through libuv. */
+  private maybeStopped = false;
+  private room: RoomWaiter | undefined;
+  /** A byte is with libuv: nothing may overtake it. */
+  private waitingForRoom = false;
 
   constructor(private readonly fd: number, private readonly filter?: KeyFilter) {}
 
   /** No writer is waiting: a write would go straight into the backing pty. */
   get writable(): boolean {
     return this.blocked.length === 0;
+  }
+
+  /** VSTOP went in with IXON, or TCOOFF: output may stay stopped until something we do not see. */
+  mayBeStopped(): void {
+    this.maybeStopped = true;
+    this.waitForRoom();
   }
 
   write(port: WritePort, nonblock: boolean): void {
@@ -49,6 +65,7 @@ export class Outbox {
     if (nonblock) return n > 0 ? port.done(n) : port.fail(EAGAIN);
     const entry: Blocked = { port, rest: Buffer.from(data.subarray(n)), written: n };
     this.blocked.push(entry);
+    this.waitForRoom();
     port.onCancel(() => {
       const i = this.blocked.indexOf(entry);
       if (i >= 0) this.blocked.splice(i, 1);
@@ -59,6 +76,7 @@ export class Outbox {
 
   /** The backing pty may have room again: move blocked writers on. */
   retry(): void {
+    if (this.waitingForRoom) return;
     while (this.blocked.length > 0) {
       const b = this.blocked[0]!;
       const n = this.push(b.rest);
@@ -71,7 +89,7 @@ export class Outbox {
       b.written += n;
       if (n < b.rest.length) {
         b.rest = b.rest.subarray(n);
-        return;
+        return this.waitForRoom();
       }
       this.blocked.shift();
       b.port.done(b.written);
@@ -84,6 +102,35 @@ export class Outbox {
       if (b.written > 0) b.port.done(b.written);
       else b.port.fail(errno);
     }
+    this.room?.close();
+    this.room = undefined;
+    this.waitingForRoom = false;
+  }
+
+  /**
+   * While output may be stopped, the first blocked byte goes to libuv. It
+   * counts as written (it is in the pty's hands, as in n_tty_write), and
+   * the rest follows once it is in. Signal keys never go this way.
+   */
+  private waitForRoom(): void {
+    const b = this.blocked[0];
+    if (!this.maybeStopped || this.waitingForRoom || !b || this.filter?.find(b.rest, 0) === 0) return;
+    this.waitingForRoom = true;
+    const byte = Buffer.from(b.rest.subarray(0, 1));
+    this.filter?.passed(b.rest, 0, 1);
+    b.rest = b.rest.subarray(1);
+    b.written += 1;
+    if (b.rest.length === 0) {
+      this.blocked.shift();
+      b.port.done(b.written);
+    }
+    (this.room ??= new RoomWaiter(this.fd)).write(byte, (err) => {
+      if (!this.waitingForRoom) return; // failed meanwhile
+      this.waitingForRoom = false;
+      this.maybeStopped = false;
+      if (err) return this.fail(EIO);
+      this.retry();
+    });
   }
 
   /**
@@ -94,22 +141,18 @@ export class Outbox {
     let off = 0;
     while (off < data.length) {
       const key = this.filter ? this.filter.find(data, off) : -1;
-      const end = key < 0 ? data.length : key;
-      if (end > off) {
-        const n = tryWrite(this.fd, data, off, end - off);
-        if (n < 0 && n !== -EAGAIN) return off > 0 ? off : n;
-        const took = Math.max(n, 0);
-        this.filter?.passed(data, off, off + took);
-        off += took;
-        // A short count means the pty is full now (n_tty_write takes all
-        // the room there is); asking again would only find EAGAIN, and on a
-        // pty even a write that takes nothing schedules the flip-buffer work.
-        if (off < end) return off;
-      }
-      if (key >= 0) {
-        this.filter!.take(data[key]!);
-        off = key + 1;
-      }
+      // up to and with the key: it goes into the backing n_tty like any byte
+      const end = key < 0 ? data.length : key + 1;
+      const n = tryWrite(this.fd, data, off, end - off);
+      if (n < 0 && n !== -EAGAIN) return off > 0 ? off : n;
+      const took = Math.max(n, 0);
+      this.filter?.passed(data, off, off + took);
+      off += took;
+      // A short count means the pty is full now (n_tty_write takes all
+      // the room there is); asking again would only find EAGAIN, and on a
+      // pty even a write that takes nothing schedules the flip-buffer work.
+      if (off < end) return off;
+      if (key >= 0) this.filter!.take(data[key]!);
     }
     return off;
   }

@@ -9,9 +9,9 @@
 // has the backing pty as its controlling tty, so job control is too.
 import * as fs from 'fs';
 import { EINTR, EIO, EPERM, SysError } from '../sys/errno';
-import { ioctlValue, setCloexec, tryWrite } from '../sys/libc';
+import { setCloexec, tryWrite } from '../sys/libc';
 import { kernelCtty, killGroup, signalNumber } from '../sys/proc';
-import { getTermios, setWinsize, TCFLSH, TCIOFLUSH, WINSIZE_SIZE } from '../sys/tty';
+import { getTermios, setWinsize, WINSIZE_SIZE } from '../sys/tty';
 import { ControllingTty, cttyOfSession, Pinned } from './ctty';
 import type { Caller } from './jobs';
 import { LineDiscipline } from './ldisc';
@@ -87,7 +87,10 @@ export class Terminal {
     this.ldisc = new LineDiscipline(getTermios(backing.slave));
     const keys = {
       find: (d: Buffer, from: number) => this.ldisc.find(d, from),
-      passed: (d: Buffer, from: number, to: number) => this.ldisc.passed(d, from, to),
+      passed: (d: Buffer, from: number, to: number) => {
+        this.ldisc.passed(d, from, to);
+        if (this.ldisc.stops(d, from, to)) this.slave.output.mayBeStopped();
+      },
       take: (byte: number) => this.signalKey(byte),
     };
     this.master = new PtySide(backing.master, waker, () => !this.packet, keys);
@@ -116,29 +119,25 @@ export class Terminal {
 
   // --- the line discipline's signal keys (n_tty_receive_signal_char) ---
 
-  /** A signal key typed on the master, in place of passing it to the backing n_tty. */
+  /**
+   * A signal key typed on the master went into the backing n_tty, whose
+   * isig() flushes, restarts output and echoes; the signal is ours to send
+   * (__isig), and so is the flush of what we already read from the replica.
+   */
   private signalKey(byte: number): void {
     const sig = this.ldisc.signalOf(byte);
     if (!sig) return;
-    this.cttyNow?.signalForeground(sig); // __isig
-    if (!this.ldisc.noflsh) {
-      // isig(): the replica's input and the output not yet read by the
-      // master go; a flush of the backing replica does both, and tells a
-      // packet-mode master (FLUSHREAD|FLUSHWRITE) as n_tty does.
-      ioctlValue(this.slave.fd, TCFLSH, TCIOFLUSH);
-      this.slave.input.flush();
-    }
-    // start_tty(): output stopped by VSTOP resumes; VSTART into the backing n_tty does exactly that.
-    if (this.ldisc.ixon && this.ldisc.startChar !== byte) tryWrite(this.master.fd, Buffer.from([this.ldisc.startChar]));
-    const echo = this.ldisc.echo(byte);
-    if (echo) tryWrite(this.slave.fd, echo);
+    this.cttyNow?.signalForeground(sig);
+    if (!this.ldisc.noflsh) this.slave.input.flush();
   }
 
   /** TIOCSTI on the replica: `byte` as if typed on the master, straight into the line discipline. */
   typed(byte: number): void {
     const b = Buffer.from([byte]);
-    if (this.ldisc.find(b, 0) === 0) return this.signalKey(byte);
-    if (tryWrite(this.master.fd, b) === 1) this.ldisc.passed(b, 0, 1);
+    if (tryWrite(this.master.fd, b) !== 1) return;
+    const key = this.ldisc.find(b, 0) === 0;
+    this.ldisc.passed(b, 0, 1);
+    if (key) this.signalKey(byte);
   }
 
   // --- job control (drivers/tty/tty_jobctrl.c) ---

@@ -39,6 +39,38 @@ export function watchFd(fd: number, buffer: Buffer, onRead: (n: number) => boole
 }
 
 /**
+ * A write that libuv finishes when `fd` has room (epoll POLLOUT), for the
+ * one case where nothing of ours would notice the room come back: output
+ * restarted (start_tty) after ^S or TCOOFF. It holds a dup of fd.
+ */
+export class RoomWaiter {
+  private socket: net.Socket | undefined;
+
+  constructor(private readonly fd: number) {}
+
+  /** Writes `data` once there is room, then calls `done` (with an error if it could not). */
+  write(data: Buffer, done: (err?: Error) => void): void {
+    if (!this.socket) {
+      const watched = dup(this.fd);
+      const handle = new pipeWrap.Pipe(pipeWrap.constants.SOCKET);
+      const rc = handle.open(watched);
+      if (rc !== 0) {
+        fs.closeSync(watched);
+        return done(new Error(`cannot watch fd ${this.fd}: libuv error ${rc}`));
+      }
+      this.socket = new net.Socket({ handle, readable: false, writable: true } as net.SocketConstructorOpts);
+      this.socket.on('error', () => undefined); // reported to the write's callback
+    }
+    this.socket.write(data, (err) => done(err ?? undefined));
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+}
+
+/**
  * Calls `onExit` once when the process behind `pidfd` exits (it becomes a
  * zombie: a pidfd polls readable then). The pidfd stays the caller's; a
  * dup is watched. Returns a function that stops watching.

@@ -3,20 +3,18 @@
 import t from 'tap';
 import { LineDiscipline } from '../../src/pts/ldisc';
 import {
-  ECHO, ECHOCTL, ICANON, IEXTEN, ISIG, IXON, KERNEL_TERMIOS_SIZE, NOFLSH, TERMIOS_CC, TERMIOS_IFLAG, TERMIOS_LFLAG,
-  VINTR, VLNEXT, VQUIT, VSTART, VSUSP,
+  ECHO, ECHOCTL, ICANON, IEXTEN, ISIG, KERNEL_TERMIOS_SIZE, NOFLSH, TERMIOS_CC, TERMIOS_LFLAG, TOSTOP,
+  VINTR, VLNEXT, VQUIT, VSUSP,
 } from '../../src/sys/tty';
 
-/** A kernel termios with these lflag bits and the default control characters (^C ^\ ^Z ^V ^Q). */
-function termios(lflag: number, iflag = IXON): Buffer {
+/** A kernel termios with these lflag bits and the default control characters (^C ^\ ^Z ^V). */
+function termios(lflag: number): Buffer {
   const b = Buffer.alloc(KERNEL_TERMIOS_SIZE);
-  b.writeUInt32LE(iflag, TERMIOS_IFLAG);
   b.writeUInt32LE(lflag, TERMIOS_LFLAG);
   b[TERMIOS_CC + VINTR] = 0x03;
   b[TERMIOS_CC + VQUIT] = 0x1c;
   b[TERMIOS_CC + VSUSP] = 0x1a;
   b[TERMIOS_CC + VLNEXT] = 0x16;
-  b[TERMIOS_CC + VSTART] = 0x11;
   return b;
 }
 
@@ -59,21 +57,26 @@ t.test('VLNEXT quotes the next byte in canonical mode with IEXTEN, also across w
   t.equal(raw.find(quoted, 0), 2, 'without ICANON ^V quotes nothing');
 });
 
-t.test('echo as n_tty echo_char: ^C with ECHOCTL, the byte without, nothing without ECHO', async (t) => {
-  t.same(new LineDiscipline(termios(COOKED)).echo(0x03), Buffer.from('^C'));
-  t.same(new LineDiscipline(termios(COOKED)).echo(0x1c), Buffer.from('^\\'));
-  t.same(new LineDiscipline(termios(ISIG | ECHO)).echo(0x03), Buffer.from([0x03]));
-  t.equal(new LineDiscipline(termios(ISIG)).echo(0x03), undefined);
+t.test('a control character of 0 is no key (_POSIX_VDISABLE), nor is NUL then', async (t) => {
+  const b = termios(COOKED);
+  b[TERMIOS_CC + VINTR] = 0;
+  const l = new LineDiscipline(b);
+  t.equal(l.find(Buffer.from('a\x00\x03b'), 0), -1, 'NUL is data, and ^C is no longer VINTR');
+  t.equal(l.signalOf(0), undefined);
+  t.equal(l.find(Buffer.from('a\x1ab'), 0), 1, 'VSUSP still is a key');
+  b[TERMIOS_CC + VINTR] = 0x03;
+  b[TERMIOS_CC + VLNEXT] = 0;
+  l.load(b);
+  t.equal(l.find(Buffer.from('\x00\x03'), 0), 1, 'VLNEXT of 0 quotes nothing');
 });
 
-t.test('flags read from the termios: NOFLSH, IXON, VSTART, ICANON; load() rereads them', async (t) => {
-  const l = new LineDiscipline(termios(ISIG | NOFLSH, 0));
+t.test('flags read from the termios: NOFLSH, TOSTOP, ICANON; load() rereads them', async (t) => {
+  const l = new LineDiscipline(termios(ISIG | NOFLSH | TOSTOP));
   t.equal(l.noflsh, true);
-  t.equal(l.ixon, false);
+  t.equal(l.tostop, true);
   t.equal(l.canonical, false);
   l.load(termios(COOKED));
   t.equal(l.noflsh, false);
-  t.equal(l.ixon, true);
+  t.equal(l.tostop, false);
   t.equal(l.canonical, true);
-  t.equal(l.startChar, 0x11);
 });

@@ -47,7 +47,7 @@ function readAll(fd: number): string {
   return s;
 }
 
-t.test('keys are taken in order between the bytes around them, and count as written', async (t) => {
+t.test('keys go into the pty with the bytes around them and are acted on once written, in order', async (t) => {
   const p = rawPty(t);
   const taken: string[] = [];
   const keys: KeyFilter = {
@@ -59,9 +59,9 @@ t.test('keys are taken in order between the bytes around them, and count as writ
   const w = new Write(Buffer.from('ab\x03cd\x03'));
   out.write(w, false);
   t.equal(w.result, 6, 'the whole count, keys included');
-  t.same(taken, ['pass ab', 'key 3', 'pass cd', 'key 3']);
+  t.same(taken, ['pass ab\x03', 'key 3', 'pass cd\x03', 'key 3']);
   await new Promise((r) => setTimeout(r, 50));
-  t.equal(readAll(p.slave), 'abcd', 'only the other bytes reach the pty');
+  t.equal(readAll(p.slave), 'ab\x03cd\x03', 'the keys reach the backing n_tty too');
 });
 
 t.test('a full pty: nonblocking writes get EAGAIN, a blocked one is finished by retry() in order', async (t) => {
