@@ -103,6 +103,11 @@ async function main(): Promise<void> {
       const [n, p] = await both(['throughput', String(THROUGHPUT_MB), dir]);
       rows.push({ name: `throughput ${dir === 'm2s' ? 'master to slave' : 'slave to master'}`, native: n[0]!, ptsfs: p[0]!, unit: 'MB/s', target: '>= 0.9x' });
     }
+    {
+      // raw but with ISIG: every master write is scanned for signal keys
+      const [n, p] = await both(['throughput', String(THROUGHPUT_MB), 'm2s', 'isig']);
+      rows.push({ name: 'throughput master to slave, ISIG on (key scan)', native: n[0]!, ptsfs: p[0]!, unit: 'MB/s', target: '>= 0.9x' });
+    }
     const null1 = await measureNullRoundTrip({ pinned: false });
     const [n, p] = await both(['pingpong', String(PINGPONGS)]);
     rows.push({ name: 'ping-pong p50 (unpinned)', native: n[0]!, ptsfs: p[0]!, unit: 'us', target: `<= native + 5 x ${null1.p50.toFixed(1)} us` });

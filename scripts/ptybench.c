@@ -33,6 +33,8 @@ static double now_us(void) {
 }
 
 /* Opens a pty in DIR: master from DIR/ptmx, slave DIR/N, slave in raw mode. */
+static int keep_isig;
+
 static void open_pair(int *m, int *s) {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/ptmx", dir);
@@ -47,6 +49,7 @@ static void open_pair(int *m, int *s) {
 	struct termios t;
 	if (tcgetattr(*s, &t) < 0) die("tcgetattr");
 	cfmakeraw(&t);
+	if (keep_isig) t.c_lflag |= ISIG; /* raw, but ^C still signals: ptsfs scans every master write */
 	if (tcsetattr(*s, TCSANOW, &t) < 0) die("tcsetattr");
 }
 
@@ -140,11 +143,12 @@ static void hold(int count) {
 
 int main(int argc, char **argv) {
 	if (argc < 4) {
-		fprintf(stderr, "usage: ptybench DIR throughput|pingpong|openclose|hold ARG [m2s|s2m]\n");
+		fprintf(stderr, "usage: ptybench DIR throughput|pingpong|openclose|hold ARG [m2s|s2m] [isig]\n");
 		return 2;
 	}
 	dir = argv[1];
 	const char *mode = argv[2];
+	keep_isig = argc > 5 && !strcmp(argv[5], "isig");
 	if (!strcmp(mode, "throughput")) throughput(atol(argv[3]), argc > 4 && !strcmp(argv[4], "m2s"));
 	else if (!strcmp(mode, "pingpong")) pingpong(atoi(argv[3]));
 	else if (!strcmp(mode, "openclose")) openclose(atof(argv[3]));
