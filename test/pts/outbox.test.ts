@@ -3,12 +3,12 @@
 import * as fs from 'fs';
 import t from 'tap';
 import { EAGAIN } from '../../src/sys/errno';
-import { tryRead } from '../../src/sys/libc';
+import { ioctlValue, tryRead } from '../../src/sys/libc';
 import { Outbox, type KeyFilter } from '../../src/pts/outbox';
 import { InputQueue } from '../../src/pts/queue';
 import type { ReadPort, WritePort } from '../../src/pts/port';
 import { openBackingPty } from '../../src/pts/terminal';
-import { setTermios, getTermios, TERMIOS_LFLAG, TCSETS, ICANON, ECHO, ISIG } from '../../src/sys/tty';
+import { setTermios, getTermios, TERMIOS_LFLAG, TCSETS, ICANON, ECHO, ISIG, TCOOFF, TCOON, TCXONC } from '../../src/sys/tty';
 
 function rawPty(t: { teardown(fn: () => void): void }): { master: number; slave: number } {
   const p = openBackingPty();
@@ -88,6 +88,41 @@ t.test('a full pty: nonblocking writes get EAGAIN, a blocked one is finished by 
   await new Promise((r) => setTimeout(r, 50));
   read += readAll(p.slave).length;
   t.equal(read, big.length, 'every byte arrived');
+});
+
+t.test('a key the full pty cannot take yet is acted on only once it went in', async (t) => {
+  const p = rawPty(t);
+  const taken: number[] = [];
+  const keys: KeyFilter = { find: (d, from) => d.indexOf(0x03, from), passed: () => undefined, take: (b) => taken.push(b) };
+  const out = new Outbox(p.master, keys);
+  const w = new Write(Buffer.concat([Buffer.alloc(256 * 1024, 0x61), Buffer.from([0x03])]));
+  out.write(w, false);
+  t.equal(w.result, undefined, 'waits: the pty is full');
+  t.same(taken, [], 'the key behind the full pty is not acted on');
+  const b = Buffer.alloc(65536);
+  for (let i = 0; i < 10000 && w.result === undefined; i++) {
+    if (tryRead(p.slave, b) <= 0) await new Promise((r) => setTimeout(r, 1));
+    out.retry();
+  }
+  t.equal(w.result, w.data.length);
+  t.same(taken, [0x03], 'acted on once written');
+});
+
+t.test('a writer held by stopped output (TCOOFF) goes on once output starts, with no retry() of ours', async (t) => {
+  const p = rawPty(t);
+  const out = new Outbox(p.slave);
+  ioctlValue(p.slave, TCXONC, TCOOFF);
+  out.mayBeStopped();
+  const w = new Write(Buffer.from('held'));
+  out.write(w, false);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(readAll(p.master), '', 'nothing comes out while stopped');
+  ioctlValue(p.slave, TCXONC, TCOON);
+  for (let i = 0; i < 200 && w.result === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(w.result, 4, 'answered once output started');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(readAll(p.master), 'held', 'every byte, in order');
+  out.fail(0);
 });
 
 t.test('an interrupted blocked write answers what was written', async (t) => {
