@@ -283,6 +283,9 @@ export class Terminal {
     this.dropCtty();
     this.master.input.close(EIO);
     this.slave.input.close('eof');
+    // also lets go of an outbox's wait for room (a dup of the fd)
+    this.master.output.fail(EIO);
+    this.slave.output.fail(EIO);
     fs.closeSync(this.master.fd);
     fs.closeSync(this.slave.fd);
     this.onGone(this);
