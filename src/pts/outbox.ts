@@ -24,8 +24,8 @@ export interface KeyFilter {
   find(data: Buffer, from: number): number;
   /** data[from, to) went into the backing pty (state that spans bytes, as VLNEXT). */
   passed(data: Buffer, from: number, to: number): void;
-  /** The byte found went into the backing pty: act on it. */
-  take(byte: number): void;
+  /** These keys (each once, in order) went into the backing pty: act on them. */
+  take(keys: readonly number[]): void;
 }
 
 interface Blocked {
@@ -138,22 +138,31 @@ export class Outbox {
    * in order: bytes consumed (0 when full), or -errno if nothing could be.
    */
   private push(data: Buffer): number {
+    const n = tryWrite(this.fd, data, 0, data.length);
+    if (n < 0 && n !== -EAGAIN) return n;
+    const took = Math.max(n, 0);
+    if (took > 0 && this.filter) this.actOnKeys(data, took);
+    // A short count means the pty is full now (n_tty_write takes all the
+    // room there is); asking again would only find EAGAIN, and on a pty
+    // even a write that takes nothing schedules the flip-buffer work.
+    return took;
+  }
+
+  /**
+   * The keys among data[0, took), which went into the backing pty in one
+   * write: acted on once each and in order, so that a flood of ^C costs
+   * one write and at most one signal per key kind, not a syscall per byte.
+   */
+  private actOnKeys(data: Buffer, took: number): void {
+    const f = this.filter!;
+    const keys: number[] = [];
     let off = 0;
-    while (off < data.length) {
-      const key = this.filter ? this.filter.find(data, off) : -1;
-      // up to and with the key: it goes into the backing n_tty like any byte
-      const end = key < 0 ? data.length : key + 1;
-      const n = tryWrite(this.fd, data, off, end - off);
-      if (n < 0 && n !== -EAGAIN) return off > 0 ? off : n;
-      const took = Math.max(n, 0);
-      this.filter?.passed(data, off, off + took);
-      off += took;
-      // A short count means the pty is full now (n_tty_write takes all
-      // the room there is); asking again would only find EAGAIN, and on a
-      // pty even a write that takes nothing schedules the flip-buffer work.
-      if (off < end) return off;
-      if (key >= 0) this.filter!.take(data[key]!);
+    for (let k = f.find(data, 0); k >= 0 && k < took; k = f.find(data, off)) {
+      f.passed(data, off, k + 1);
+      if (!keys.includes(data[k]!)) keys.push(data[k]!);
+      off = k + 1;
     }
-    return off;
+    if (off < took) f.passed(data, off, took);
+    if (keys.length > 0) f.take(keys);
   }
 }

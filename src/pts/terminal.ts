@@ -91,7 +91,7 @@ export class Terminal {
         this.ldisc.passed(d, from, to);
         if (this.ldisc.stops(d, from, to)) this.slave.output.mayBeStopped();
       },
-      take: (byte: number) => this.signalKey(byte),
+      take: (keys: readonly number[]) => this.signalKeys(keys),
     };
     this.master = new PtySide(backing.master, waker, () => !this.packet, keys);
     this.slave = new PtySide(backing.slave, waker, () => !this.ldisc.canonical);
@@ -120,14 +120,16 @@ export class Terminal {
   // --- the line discipline's signal keys (n_tty_receive_signal_char) ---
 
   /**
-   * A signal key typed on the master went into the backing n_tty, whose
-   * isig() flushes, restarts output and echoes; the signal is ours to send
-   * (__isig), and so is the flush of what we already read from the replica.
+   * Signal keys typed on the master went into the backing n_tty, whose
+   * isig() flushes, restarts output and echoes; the signals are ours to
+   * send (__isig), and so is the flush of what we already read from the
+   * replica.
    */
-  private signalKey(byte: number): void {
-    const sig = this.ldisc.signalOf(byte);
-    if (!sig) return;
-    this.cttyNow?.signalForeground(sig);
+  private signalKeys(keys: readonly number[]): void {
+    for (const byte of keys) {
+      const sig = this.ldisc.signalOf(byte);
+      if (sig) this.cttyNow?.signalForeground(sig);
+    }
     if (!this.ldisc.noflsh) this.slave.input.flush();
   }
 
@@ -137,7 +139,7 @@ export class Terminal {
     if (tryWrite(this.master.fd, b) !== 1) return;
     const key = this.ldisc.find(b, 0) === 0;
     this.ldisc.passed(b, 0, 1);
-    if (key) this.signalKey(byte);
+    if (key) this.signalKeys([byte]);
   }
 
   // --- job control (drivers/tty/tty_jobctrl.c) ---

@@ -47,21 +47,21 @@ function readAll(fd: number): string {
   return s;
 }
 
-t.test('keys go into the pty with the bytes around them and are acted on once written, in order', async (t) => {
+t.test('keys go into the pty with the bytes around them and are acted on once written, once per kind, in order', async (t) => {
   const p = rawPty(t);
   const taken: string[] = [];
   const keys: KeyFilter = {
-    find: (d, from) => d.indexOf(0x03, from),
+    find: (d, from) => { const i = d.subarray(from).findIndex((b) => b === 0x03 || b === 0x1a); return i < 0 ? -1 : from + i; },
     passed: (d, from, to) => taken.push(`pass ${d.toString('latin1', from, to)}`),
-    take: (b) => taken.push(`key ${b}`),
+    take: (ks) => taken.push(`keys ${ks.join(',')}`),
   };
   const out = new Outbox(p.master, keys);
-  const w = new Write(Buffer.from('ab\x03cd\x03'));
+  const w = new Write(Buffer.from('ab\x03cd\x03\x03\x1a'));
   out.write(w, false);
-  t.equal(w.result, 6, 'the whole count, keys included');
-  t.same(taken, ['pass ab\x03', 'key 3', 'pass cd\x03', 'key 3']);
+  t.equal(w.result, 8, 'the whole count, keys included');
+  t.same(taken, ['pass ab\x03', 'pass cd\x03', 'pass \x03', 'pass \x1a', 'keys 3,26'], 'one write; each key kind acted on once, in order');
   await new Promise((r) => setTimeout(r, 50));
-  t.equal(readAll(p.slave), 'ab\x03cd\x03', 'the keys reach the backing n_tty too');
+  t.equal(readAll(p.slave), 'ab\x03cd\x03\x03\x1a', 'the keys reach the backing n_tty too');
 });
 
 t.test('a full pty: nonblocking writes get EAGAIN, a blocked one is finished by retry() in order', async (t) => {
@@ -93,7 +93,7 @@ t.test('a full pty: nonblocking writes get EAGAIN, a blocked one is finished by 
 t.test('a key the full pty cannot take yet is acted on only once it went in', async (t) => {
   const p = rawPty(t);
   const taken: number[] = [];
-  const keys: KeyFilter = { find: (d, from) => d.indexOf(0x03, from), passed: () => undefined, take: (b) => taken.push(b) };
+  const keys: KeyFilter = { find: (d, from) => d.indexOf(0x03, from), passed: () => undefined, take: (ks) => taken.push(...ks) };
   const out = new Outbox(p.master, keys);
   const w = new Write(Buffer.concat([Buffer.alloc(256 * 1024, 0x61), Buffer.from([0x03])]));
   out.write(w, false);
