@@ -90,6 +90,12 @@ export const FOPEN_KEEP_CACHE = 1 << 1;
 export const FOPEN_NONSEEKABLE = 1 << 2;
 export const FOPEN_CACHE_DIR = 1 << 3;
 export const FOPEN_STREAM = 1 << 4;
+export const FOPEN_NOFLUSH = 1 << 5;
+/** Writes through different opens of one inode need not wait for each other (7.36). */
+export const FOPEN_PARALLEL_DIRECT_WRITES = 1 << 6;
+
+/** fuse_read_in.read_flags: set by direct I/O (read(2)); page-cache reads (mmap faults, splice) lack it. */
+export const FUSE_READ_LOCKOWNER = 1 << 1;
 
 /** fuse_setattr_in.valid */
 export const FATTR_MODE = 1 << 0;

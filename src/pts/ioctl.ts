@@ -4,16 +4,18 @@
 //
 // The kernel moves ioctl data for us only for _IOC-encoded commands
 // (TIOCGPTN, TCGETS2, ...); the legacy ones (TCGETS, TIOCGWINSZ, ...) arrive
-// as the caller's pointer, which we read and write with
-// process_vm_readv/writev. Termios and window size live in the backing
+// as the caller's pointer, which a helper process reads and writes with
+// process_vm_readv/writev (sys/callermem.ts: the caller decides how long
+// its page takes, so the event loop never waits for it). Termios and window size live in the backing
 // pty, so its n_tty really applies them; like tty_mode_ioctl(), the master
 // side acts on the replica's termios.
 //
 // A handler throws SysError for any failure; ttyIoctl() turns it into the
 // reply, in one place.
 import * as fs from 'fs';
-import { EFAULT, EINVAL, EIO, ENOTTY, EPERM, isSysError, SysError } from '../sys/errno';
-import { ioctlBuffer, ioctlValue, processVmRead, processVmWrite } from '../sys/libc';
+import { EFAULT, EINTR, EINVAL, EIO, ENOTTY, EPERM, isSysError, SysError } from '../sys/errno';
+import { callerMemory } from '../sys/callermem';
+import { ioctlBuffer, ioctlValue } from '../sys/libc';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
 import { sessionOf } from '../sys/proc';
 import * as tty from '../sys/tty';
@@ -98,16 +100,25 @@ class Call {
     return BigInt(this.arg);
   }
 
-  fromCaller(length: number): Buffer {
-    return processVmRead(this.req.pid, this.pointer(), length);
+  async fromCaller(length: number): Promise<Buffer> {
+    const b = await callerMemory.read(this.req.pid, this.pointer(), length);
+    this.stillWanted();
+    return b;
   }
 
-  toCaller(data: Buffer): void {
-    processVmWrite(this.req.pid, this.pointer(), data);
+  async toCaller(data: Buffer): Promise<void> {
+    await callerMemory.write(this.req.pid, this.pointer(), data);
+    this.stillWanted();
   }
 
-  readInt(): number {
-    return this.fromCaller(INT_SIZE).readInt32LE(0);
+  async readInt(): Promise<number> {
+    return (await this.fromCaller(INT_SIZE)).readInt32LE(0);
+  }
+
+  /** After waiting for caller memory: the caller may have been interrupted, or the pty hung up, meanwhile. */
+  private stillWanted(): void {
+    if (this.req.done) fail(EINTR);
+    if (this.file.hungUp) fail(EIO);
   }
 
   /** Success; `out` is the data of an _IOR command. */
@@ -119,7 +130,8 @@ class Call {
 interface Row {
   /** pty_unix98_ioctl(): on a replica these are ENOTTY. */
   readonly masterOnly?: boolean;
-  readonly serve: (c: Call) => void;
+  /** Throws SysError, or rejects with it once it has waited for caller memory. */
+  readonly serve: (c: Call) => void | Promise<void>;
 }
 
 const IOCTLS = new Map<number, Row>([
@@ -136,7 +148,7 @@ const IOCTLS = new Map<number, Row>([
   [tty.TIOCSIG, { masterOnly: true, serve: signalForeground }],
 
   // --- termios and window size (tty_mode_ioctl, tiocswinsz) ---
-  [tty.TCGETS, { serve: (c) => { c.toCaller(tty.getTermios(c.term.slave.fd)); c.ok(); } }],
+  [tty.TCGETS, { serve: (c) => c.toCaller(tty.getTermios(c.term.slave.fd)).then(() => c.ok()) }],
   [tty.TCSETS, { serve: (c) => setTermios(c, false, termiosIn) }],
   [tty.TCSETSW, { serve: (c) => setTermios(c, false, termiosIn) }],
   [tty.TCSETSF, { serve: (c) => setTermios(c, true, termiosIn) }],
@@ -144,13 +156,13 @@ const IOCTLS = new Map<number, Row>([
   [tty.TCSETS2, { serve: (c) => setTermios(c, false, termios2In) }],
   [tty.TCSETSW2, { serve: (c) => setTermios(c, false, termios2In) }],
   [tty.TCSETSF2, { serve: (c) => setTermios(c, true, termios2In) }],
-  [tty.TIOCGWINSZ, { serve: (c) => { c.toCaller(tty.getWinsize(c.term.slave.fd)); c.ok(); } }],
+  [tty.TIOCGWINSZ, { serve: (c) => c.toCaller(tty.getWinsize(c.term.slave.fd)).then(() => c.ok()) }],
   [tty.TIOCSWINSZ, { serve: setWinsize }],
 
   // --- n_tty_ioctl(), n_tty_ioctl_helper() ---
   [tty.TCFLSH, { serve: flush }],
   [tty.TCXONC, { serve: flowControl }],
-  [tty.TIOCOUTQ, { serve: (c) => { c.toCaller(backingInt(c.own.fd, tty.TIOCOUTQ)); c.ok(); } }],
+  [tty.TIOCOUTQ, { serve: (c) => c.toCaller(backingInt(c.own.fd, tty.TIOCOUTQ)).then(() => c.ok()) }],
 
   // --- tty_ioctl() ---
   // Breaks: a pty has no line to send them on; the backing pty answers as
@@ -159,7 +171,7 @@ const IOCTLS = new Map<number, Row>([
   [tty.TCSBRKP, { serve: breakCtl }],
   [tty.TIOCSBRK, { serve: breakCtl }],
   [tty.TIOCCBRK, { serve: breakCtl }],
-  [tty.TIOCGETD, { serve: (c) => { c.toCaller(int(N_TTY)); c.ok(); } }],
+  [tty.TIOCGETD, { serve: (c) => c.toCaller(int(N_TTY)).then(() => c.ok()) }],
   [tty.TIOCSETD, { serve: setLineDiscipline }],
   [tty.TIOCSTI, { serve: simulateInput }],
   [tty.TIOCEXCL, { serve: (c) => { c.own.exclusive = true; c.ok(); } }],
@@ -185,12 +197,20 @@ export function ttyIoctl(req: IoctlReq, file: TtyFile): void {
   if (file.hungUp) return req.error(cmd === tty.TIOCSPGRP ? ENOTTY : EIO);
   const row = IOCTLS.get(cmd);
   if (!row || (row.masterOnly && file.side !== 'master')) return req.error(ENOTTY);
+  let pending: void | Promise<void>;
   try {
-    row.serve(new Call(req, file));
+    pending = row.serve(new Call(req, file));
   } catch (err) {
     if (!isSysError(err)) throw err;
-    req.error(err.errno);
+    return req.error(err.errno);
   }
+  pending?.catch((err: unknown) => {
+    if (!isSysError(err)) {
+      console.error('ptsfs: ioctl failed:', err);
+      return req.error(EIO);
+    }
+    req.error(err.errno);
+  });
 }
 
 function backingInt(fd: number, cmd: number): Buffer {
@@ -205,8 +225,8 @@ function encodeDev(major: number, minor: number): number {
 }
 
 /** TIOCPKT: the backing master keeps the packet status (STOP, START, FLUSH*), we cut reads by it. */
-function setPacket(c: Call): void {
-  const on = c.fromCaller(INT_SIZE);
+async function setPacket(c: Call): Promise<void> {
+  const on = await c.fromCaller(INT_SIZE);
   ioctlBuffer(c.term.master.fd, tty.TIOCPKT, on);
   c.term.packet = on.readInt32LE(0) !== 0;
   c.ok();
@@ -221,16 +241,16 @@ function signalForeground(c: Call): void {
 }
 
 /** Reads a termios from the caller and applies it to the backing replica. */
-type TermiosSetter = (c: Call) => (fd: number) => void;
+type TermiosSetter = (c: Call) => Promise<(fd: number) => void>;
 
 /** TCSETS*: the caller's 36-byte termios at arg. */
-const termiosIn: TermiosSetter = (c) => {
-  const t = c.fromCaller(tty.KERNEL_TERMIOS_SIZE);
+const termiosIn: TermiosSetter = async (c) => {
+  const t = await c.fromCaller(tty.KERNEL_TERMIOS_SIZE);
   return (fd) => tty.setTermios(fd, tty.TCSETS, t);
 };
 
 /** TCSETS2*: the 44-byte termios2 the kernel copied in. */
-const termios2In: TermiosSetter = (c) => {
+const termios2In: TermiosSetter = async (c) => {
   const t = c.req.data;
   if (!t || t.length < tty.KERNEL_TERMIOS2_SIZE) fail(EFAULT);
   const copy = Buffer.from(t);
@@ -242,9 +262,9 @@ const termios2In: TermiosSetter = (c) => {
  * SIGTTOU first. TCSETSF also discards input, ours included; TCSETSW's
  * wait for output is none on a pty (no chars_in_buffer), as in the kernel.
  */
-function setTermios(c: Call, flushInput: boolean, read: TermiosSetter): void {
+async function setTermios(c: Call, flushInput: boolean, read: TermiosSetter): Promise<void> {
   c.term.checkChange(c.caller, 'SIGTTOU');
-  const apply = read(c);
+  const apply = await read(c);
   const slave = c.term.slave.fd;
   if (flushInput) {
     ioctlValue(slave, tty.TCFLSH, tty.TCIFLUSH);
@@ -265,8 +285,8 @@ function flowControl(c: Call): void {
 }
 
 /** tiocswinsz(): SIGWINCH to the foreground group when the size changed. */
-function setWinsize(c: Call): void {
-  const ws = c.fromCaller(tty.WINSIZE_SIZE);
+async function setWinsize(c: Call): Promise<void> {
+  const ws = await c.fromCaller(tty.WINSIZE_SIZE);
   const slave = c.term.slave.fd;
   const changed = !tty.getWinsize(slave).equals(ws);
   tty.setWinsize(slave, ws);
@@ -296,9 +316,9 @@ function breakCtl(c: Call): void {
 }
 
 /** tiocsetd(): only N_TTY, which the backing pty has; switching it would take the pty from us. */
-function setLineDiscipline(c: Call): void {
+async function setLineDiscipline(c: Call): Promise<void> {
   c.checkOwnChange();
-  if (c.readInt() !== N_TTY) fail(EINVAL);
+  if ((await c.readInt()) !== N_TTY) fail(EINVAL);
   c.ok();
 }
 
@@ -307,11 +327,11 @@ function setLineDiscipline(c: Call): void {
  * unless CAP_SYS_ADMIN; not at all when dev.tty.legacy_tiocsti is 0. On
  * the master it is input for the master's readers.
  */
-function simulateInput(c: Call): void {
+async function simulateInput(c: Call): Promise<void> {
   const admin = c.caller.sysAdmin;
   if (!admin && !legacyTiocsti()) fail(EIO);
   if (!admin && (c.onMaster || !c.term.controls(c.caller))) fail(EPERM);
-  const byte = c.fromCaller(1)[0]!;
+  const byte = (await c.fromCaller(1))[0]!;
   if (c.onMaster) c.term.master.input.inject(Buffer.from([byte]));
   else c.term.typed(byte);
   c.ok();
@@ -341,18 +361,18 @@ function detachCtty(c: Call): void {
 }
 
 /** tiocgpgrp(): on the master, no ctty needed (what terminal emulators ask); 0 with no group. */
-function getForeground(c: Call): void {
+async function getForeground(c: Call): Promise<void> {
   if (!c.onMaster) c.requireCtty();
   const ctty = c.term.ctty;
-  c.toCaller(int(ctty ? c.caller.toCallers(ctty.pgrp, ctty.pgrpNsPids) : 0));
+  await c.toCaller(int(ctty ? c.caller.toCallers(ctty.pgrp, ctty.pgrpNsPids) : 0));
   c.ok();
 }
 
-function getSession(c: Call): void {
+async function getSession(c: Call): Promise<void> {
   if (!c.onMaster) c.requireCtty();
   const ctty = c.term.ctty;
   if (!ctty) fail(ENOTTY);
-  c.toCaller(int(c.caller.toCallers(ctty.sid, ctty.sessionNsPids)));
+  await c.toCaller(int(c.caller.toCallers(ctty.sid, ctty.sessionNsPids)));
   c.ok();
 }
 
@@ -361,14 +381,14 @@ function getSession(c: Call): void {
  * belong to the caller's session, which this pty controls. It is pinned
  * by a pidfd of its leader, so it is this group that later signals reach.
  */
-function setForeground(c: Call): void {
+async function setForeground(c: Call): Promise<void> {
   try {
     c.term.checkChange(c.caller, 'SIGTTOU');
   } catch (err) {
     if (isSysError(err, EIO)) fail(ENOTTY);
     throw err;
   }
-  const nsPgrp = c.readInt();
+  const nsPgrp = await c.readInt();
   if (nsPgrp < 0) fail(EINVAL);
   c.requireCtty();
   const ctty = c.term.ctty!;

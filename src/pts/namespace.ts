@@ -1,11 +1,16 @@
 // One pts namespace: the FUSE filesystem behind one mount, laid out as a
 // devpts instance (fs/devpts/inode.c): root (ino 1), ptmx (ino 2), entry N
 // (ino N+3), plus `tty`. A plain object, so that one process can serve many.
+//
+// st_ino follows devpts, but FUSE nodeids do not: each pty gets a nodeid of
+// its own, never reused, so that a request through a stale inode (an O_PATH
+// fd kept on a freed entry N) cannot reach the next pty that takes index N.
 import * as fs from 'fs';
 import {
-  DT_DIR, DT_REG, encodeDirent, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO, FOPEN_NONSEEKABLE, FOPEN_STREAM,
-  FUSE_POLL_SCHEDULE_NOTIFY, FUSE_ROOT_ID, S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
+  DT_DIR, DT_REG, encodeDirent, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO, FOPEN_NONSEEKABLE,
+  FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_STREAM, FUSE_POLL_SCHEDULE_NOTIFY, FUSE_READ_LOCKOWNER, FUSE_ROOT_ID, S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
 } from '../fuse';
+import { isDaemonTask } from '../sys/callermem';
 import { EIO, EISDIR, ENOENT, ENOSPC, ENOTTY, ENXIO, EBUSY, isSysError } from '../sys/errno';
 import { cttyOfSession } from './ctty';
 import { FuseRead, FuseWrite } from './file';
@@ -23,6 +28,19 @@ export const PTMX_INO = 2;
 const FIRST_PTY_INO = 3;
 /** Past every entry ino that max= allows. */
 export const TTY_INO = FIRST_PTY_INO + NR_UNIX98_PTY_MAX;
+/** Nodeids of ptys: TTY_INO + the pty's generation, unique for the life of the mount. */
+const FIRST_PTY_NODEID = TTY_INO + 1;
+
+/**
+ * The size ptmx and tty report. Every master is an open of ptmx, and FUSE
+ * serializes direct writes per inode unless they stay inside i_size
+ * (fuse_dio_wr_exclusive_lock); a pty write is at offset 0 (FOPEN_STREAM)
+ * and at most MAX_RW_COUNT (include/linux/fs.h), so with this size one
+ * master blocked on a full pty does not hold up the others. Numbered
+ * entries keep size 0: their writers are one pty's, which the kernel
+ * serializes too (tty_write_lock).
+ */
+const SHARED_NODE_SIZE = 0x7ffff000;
 
 /** Root, ptmx and tty never change behind the kernel's back: cache them long. */
 const STATIC_TIMEOUT = 3600;
@@ -53,6 +71,17 @@ function entryIndex(name: string): number | undefined {
   return Number(name);
 }
 
+/** What a nodeid stands for. */
+interface Node {
+  /** st_ino, as devpts numbers it. */
+  readonly ino: number;
+  readonly type: number;
+  readonly size: number;
+  readonly attrs: EntryAttrs;
+  readonly timeout: number;
+  readonly generation: number;
+}
+
 export interface NamespaceDeps {
   /** Where backing ptys come from (tests may count them). */
   readonly openPty?: () => BackingPty;
@@ -61,6 +90,8 @@ export interface NamespaceDeps {
 export class PtsNamespace implements Handlers {
   private session: Session | undefined;
   private readonly terminals = new Map<number, Terminal>();
+  /** The same ptys by nodeid. */
+  private readonly byNodeid = new Map<number, Terminal>();
   private readonly files = new Map<number, PtsFile>();
   private readonly indexes: IndexAllocator;
   private nextFh = 1;
@@ -94,9 +125,10 @@ export class PtsNamespace implements Handlers {
 
   // --- inodes ---
 
-  private attr(ino: number, a: EntryAttrs, type: number): Attr {
+  private attr(n: Node): Attr {
+    const { ino, size, type, attrs: a } = n;
     return {
-      ino, size: 0, blocks: 0, atime: a.ctime, mtime: a.ctime, ctime: a.ctime, atimensec: 0, mtimensec: 0, ctimensec: 0,
+      ino, size, blocks: 0, atime: a.ctime, mtime: a.ctime, ctime: a.ctime, atimensec: 0, mtimensec: 0, ctimensec: 0,
       mode: type | a.mode, nlink: type === S_IFDIR ? 2 : 1, uid: a.uid, gid: a.gid, rdev: 0, blksize: BLOCK_SIZE, flags: 0,
     };
   }
@@ -106,12 +138,17 @@ export class PtsNamespace implements Handlers {
    * `hungUpToo`: an entry whose master is gone has no name any more, but its
    * inode lives on while replica fds hold it (fstat, fchmod work on them).
    */
-  private node(ino: number, hungUpToo = false): { attrs: EntryAttrs; type: number; timeout: number; generation: number } | undefined {
-    if (ino === FUSE_ROOT_ID) return { attrs: this.root, type: S_IFDIR, timeout: STATIC_TIMEOUT, generation: 0 };
-    if (ino === PTMX_INO) return { attrs: this.ptmx, type: S_IFREG, timeout: STATIC_TIMEOUT, generation: 0 };
-    if (ino === TTY_INO) return { attrs: this.tty, type: S_IFREG, timeout: STATIC_TIMEOUT, generation: 0 };
-    const t = hungUpToo ? this.terminals.get(ino - FIRST_PTY_INO) : this.liveTerminal(ino - FIRST_PTY_INO);
-    return t && { attrs: t.attrs, type: S_IFREG, timeout: ENTRY_TIMEOUT, generation: t.generation };
+  private node(nodeid: number, hungUpToo = false): Node | undefined {
+    if (nodeid === FUSE_ROOT_ID) return { ino: FUSE_ROOT_ID, type: S_IFDIR, size: 0, attrs: this.root, timeout: STATIC_TIMEOUT, generation: 0 };
+    if (nodeid === PTMX_INO) return { ino: PTMX_INO, type: S_IFREG, size: SHARED_NODE_SIZE, attrs: this.ptmx, timeout: STATIC_TIMEOUT, generation: 0 };
+    if (nodeid === TTY_INO) return { ino: TTY_INO, type: S_IFREG, size: SHARED_NODE_SIZE, attrs: this.tty, timeout: STATIC_TIMEOUT, generation: 0 };
+    const t = this.byNodeid.get(nodeid);
+    if (!t || (t.hungUp && !hungUpToo)) return undefined;
+    return { ino: t.index + FIRST_PTY_INO, type: S_IFREG, size: 0, attrs: t.attrs, timeout: ENTRY_TIMEOUT, generation: t.generation };
+  }
+
+  private static nodeidOf(t: Terminal): number {
+    return FIRST_PTY_NODEID + t.generation - 1;
   }
 
   /** Entry N exists from the ptmx open until the master's last close. */
@@ -120,16 +157,14 @@ export class PtsNamespace implements Handlers {
     return t && !t.hungUp ? t : undefined;
   }
 
-  private entry(ino: number): EntryOut | undefined {
-    const n = this.node(ino);
+  private entry(nodeid: number): EntryOut | undefined {
+    const n = this.node(nodeid);
     if (!n) return undefined;
     return {
-      nodeid: ino,
-      // Inos are reused with indexes; a new generation tells the kernel the
-      // old inode is stale (fuse_stale_inode).
+      nodeid,
       generation: n.generation,
       entry_valid: n.timeout, attr_valid: n.timeout, entry_valid_nsec: 0, attr_valid_nsec: 0,
-      attr: this.attr(ino, n.attrs, n.type),
+      attr: this.attr(n),
     };
   }
 
@@ -141,7 +176,8 @@ export class PtsNamespace implements Handlers {
     else if (name === 'tty') ino = TTY_INO;
     else {
       const index = entryIndex(name);
-      if (index !== undefined) ino = index + FIRST_PTY_INO;
+      const t = index === undefined ? undefined : this.liveTerminal(index);
+      if (t) ino = PtsNamespace.nodeidOf(t);
     }
     const e = ino === undefined ? undefined : this.entry(ino);
     if (e) req.reply(e);
@@ -151,7 +187,7 @@ export class PtsNamespace implements Handlers {
   getattr(req: Req<'getattr'>): void {
     const n = this.node(req.nodeid, true);
     if (!n) return req.error(ENOENT);
-    req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(req.nodeid, n.attrs, n.type) });
+    req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(n) });
   }
 
   /** chmod and chown; the kernel checked permissions (default_permissions). Sizes and times are ignored, as on devpts. */
@@ -163,7 +199,7 @@ export class PtsNamespace implements Handlers {
     if (a.valid & FATTR_UID) n.attrs.uid = a.uid;
     if (a.valid & FATTR_GID) n.attrs.gid = a.gid;
     if (a.valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) n.attrs.ctime = now();
-    req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(req.nodeid, n.attrs, n.type) });
+    req.reply({ attr_valid: n.timeout, attr_valid_nsec: 0, attr: this.attr(n) });
   }
 
   opendir(req: Req<'opendir'>): void {
@@ -224,7 +260,7 @@ export class PtsNamespace implements Handlers {
     try {
       if (ino === PTMX_INO) file = this.openMaster(req);
       else if (ino === TTY_INO) file = this.openCtty(req);
-      else file = this.openReplica(req, this.terminals.get(ino - FIRST_PTY_INO));
+      else file = this.openReplica(req, this.byNodeid.get(ino));
     } catch (err) {
       if (!isSysError(err)) throw err;
       file = err.errno;
@@ -232,7 +268,7 @@ export class PtsNamespace implements Handlers {
     if (typeof file === 'number') return req.error(file);
     const fh = this.nextFh++;
     this.files.set(fh, file);
-    req.reply({ fh, open_flags: FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE | FOPEN_STREAM });
+    req.reply({ fh, open_flags: FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE | FOPEN_STREAM | FOPEN_PARALLEL_DIRECT_WRITES });
   }
 
   /** ptmx_open(): a new pty at the lowest free index, its replica locked. */
@@ -254,6 +290,7 @@ export class PtsNamespace implements Handlers {
     if (!session) throw new Error('namespace used before attach()');
     const term = new Terminal(index, ++this.generation, attrs, backing, (kh) => session.notifyPoll(kh), (t) => this.ptyGone(t));
     this.terminals.set(index, term);
+    this.byNodeid.set(PtsNamespace.nodeidOf(term), term);
     return new MasterFile(term, readable(req));
   }
 
@@ -278,6 +315,7 @@ export class PtsNamespace implements Handlers {
   /** Both sides closed: the index is free again (devpts_kill_index). */
   private ptyGone(t: Terminal): void {
     this.terminals.delete(t.index);
+    this.byNodeid.delete(PtsNamespace.nodeidOf(t));
     this.indexes.free(t.index);
   }
 
@@ -288,6 +326,12 @@ export class PtsNamespace implements Handlers {
   read(req: Req<'read'>): void {
     const f = this.file(req.arg.fh);
     if (!f) return req.error(EIO);
+    // A tty has no mmap and no page cache (tty_fops). A READ without a lock
+    // owner comes from the page cache: a fault on a MAP_PRIVATE mapping or
+    // a splice. Served as a pty read it would wait for input, and when the
+    // faulting task is the daemon's own access to caller memory, it would
+    // wait for itself. EIO at once: the fault fails (SIGBUS, EFAULT).
+    if ((req.arg.read_flags & FUSE_READ_LOCKOWNER) === 0 || isDaemonTask(req.pid)) return req.error(EIO);
     try {
       f.read(new FuseRead(req), (req.arg.flags & O_NONBLOCK) !== 0, req.pid);
     } catch (err) {
