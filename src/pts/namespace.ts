@@ -12,6 +12,7 @@ import {
 } from '../fuse';
 import { isDaemonTask } from '../sys/callermem';
 import { EIO, EISDIR, ENOENT, ENOSPC, ENOTTY, ENXIO, EBUSY, isSysError } from '../sys/errno';
+import { hostHasRoom } from './budget';
 import { cttyOfSession } from './ctty';
 import { FuseRead, FuseWrite } from './file';
 import { Caller } from './jobs';
@@ -273,6 +274,7 @@ export class PtsNamespace implements Handlers {
 
   /** ptmx_open(): a new pty at the lowest free index, its replica locked. */
   private openMaster(req: Req<'open'>): PtsFile | number {
+    if (!hostHasRoom()) return ENOSPC;
     const index = this.indexes.allocate();
     if (index === undefined) return ENOSPC;
     let backing: BackingPty;
