@@ -3,9 +3,12 @@
 // namespace whose /dev/pts is the mount under test, its attackers and
 // victims as uids 65534 and 65533, and where the kernel has the same
 // behaviour it runs on a kernel devpts instance too and must match.
-import t from 'tap';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
-import { mountDevpts, mountPts, pyJson, MISSING, devptsUnavailable, type TestLike } from './helpers';
+import * as os from 'os';
+import * as path from 'path';
+import t from 'tap';
+import { mountDevpts, mountPts, pyJson, sleep, spawnPy, MISSING, PRELUDE, devptsUnavailable, type TestLike } from './helpers';
 
 /** Prepended to each scenario: enter a container whose /dev/pts is argv[1]. */
 const CONTAINER = String.raw`
@@ -216,4 +219,105 @@ t.test('6. a container cannot take the host\'s reserved ptys', { skip: MISSING }
   limit();
   const kernel = await pyJson(t, CONTAINER + BUDGET, ['devpts']);
   t.same(fuse, kernel, 'same as a kernel devpts instance mounted in the container');
+});
+
+// 4. A session leader takes a pty as ctty and exits; its pid goes to an
+// unrelated process (forced here with ns_last_pid in a pid namespace). The
+// resize and the hangup that follow must not reach that process.
+const REUSE = String.raw`
+def leader(w):
+    os.setsid()
+    s = os.open('/dev/pts/%d' % n, os.O_RDWR | os.O_NOCTTY)
+    fcntl.ioctl(s, 0x540E, 0)  # TIOCSCTTY
+    os.write(w, b'%d\n' % os.getpid())
+    os._exit(0)
+m, n = openpt('/dev/pts')
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r); as_user(65534, 65534); leader(w)
+os.close(w)
+lpid = int(os.read(r, 32)); os.waitpid(pid, 0)
+with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
+    f.write(str(lpid - 1))
+vr, vw = os.pipe()
+victim = os.fork()
+if victim == 0:
+    os.close(vr); as_user(65533, 65533)
+    os.setsid()
+    sigs = [signal.SIGWINCH, signal.SIGHUP, signal.SIGCONT, signal.SIGINT]
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs + [signal.SIGUSR1])
+    os.write(vw, b'%d\n' % os.getpid())
+    got = []
+    while True:
+        i = signal.sigwaitinfo(sigs + [signal.SIGUSR1])
+        if i.si_signo == signal.SIGUSR1: break
+        got.append(signal.Signals(i.si_signo).name)
+    os.write(vw, json.dumps(got).encode()); os._exit(0)
+os.close(vw)
+vpid = int(os.read(vr, 32))
+fcntl.ioctl(m, TIOCSWINSZ, struct.pack('HHHH', 7, 9, 0, 0))
+os.write(m, b'\x03')
+os.close(m)
+time.sleep(0.5)
+os.kill(victim, signal.SIGUSR1)
+got = json.loads(os.read(vr, 4096)); os.waitpid(victim, 0)
+out({'pid_reused': vpid == lpid, 'victim_got': got})
+`;
+
+t.test('4. a dead session leader\'s pid, reused, receives nothing from its old pty', { skip: MISSING }, async (t) => {
+  // In a pid namespace of its own, where ns_last_pid is the scenario's to set.
+  const inPidns = (d: string): Promise<any> => pyJson(t, `
+import subprocess
+p = subprocess.run(['unshare', '-p', '-f', '--mount-proc', sys.executable, '-c', sys.argv[2], sys.argv[1]], capture_output=True, text=True, timeout=25)
+out(json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else {'rc': p.returncode, 'err': p.stderr[-400:]})
+`, [d, PRELUDE + CONTAINER + REUSE], { timeoutMs: 30_000 });
+  const p = await mountPts(t, 'ptmxmode=666,mode=666');
+  const fuse = await inPidns(p.dir);
+  t.same(fuse, { pid_reused: true, victim_got: [] }, 'the pid was reused, and its new owner got no signal');
+  const k = await mountDevpts(t, 'ptmxmode=666,mode=666');
+  if (k) t.same(await inPidns(k.dir), fuse, 'same as a kernel devpts instance');
+});
+
+// 5. TIOCSPGRP from a caller in a pid namespace: the daemon translates the
+// group through nsfs and reads /proc of nobody but the caller, instead of
+// scanning every host process on the event loop. Watched with strace on
+// the serving process (this one) while a loop of the calls runs.
+const SPGRP_LOOP = String.raw`
+os.setsid()
+m, n = openpt('/dev/pts')
+s = os.open('/dev/pts/%d' % n, os.O_RDWR | os.O_NOCTTY)
+fcntl.ioctl(s, 0x540E, 0)  # TIOCSCTTY
+pg = array.array('i', [os.getpgrp()])
+print('ready', flush=True)
+sys.stdin.readline()
+for i in range(200):
+    fcntl.ioctl(s, 0x5410, pg, True)
+    err(fcntl.ioctl, s, 0x5410, array.array('i', [99999]), True)
+out({'done': 200})
+`;
+
+t.test('5. TIOCSPGRP in a pid namespace reads /proc of no other process', { skip: MISSING }, async (t) => {
+  const p = await mountPts(t, 'ptmxmode=666,mode=666');
+  const log = path.join(await fs.promises.mkdtemp(path.join(os.tmpdir(), 'ptsfs-strace-')), 'trace');
+  t.teardown(() => fs.promises.rm(path.dirname(log), { recursive: true, force: true }));
+  const caller = spawnPy(t, `
+import subprocess
+p = subprocess.Popen(['unshare', '-p', '-f', '--mount-proc', sys.executable, '-c', sys.argv[2], sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+print(p.stdout.readline().strip(), flush=True)
+sys.stdin.readline(); p.stdin.write('go\\n'); p.stdin.flush()
+print(p.stdout.read().strip().splitlines()[-1], flush=True)
+p.wait()
+`, [p.dir, PRELUDE + CONTAINER.replace('container(sys.argv[1])', '') + `as_user(65534, 65534)\n` + SPGRP_LOOP.replace("'/dev/pts'", 'sys.argv[1]').replace("'/dev/pts/%d' % n", "os.path.join(sys.argv[1], str(n))")], { timeoutMs: 60_000, holdStdin: true });
+  t.equal(await caller.line(1), 'ready');
+  const strace = spawn('strace', ['-f', '-qq', '-e', 'trace=openat,open', '-o', log, '-p', String(process.pid)], { stdio: 'ignore' });
+  t.teardown(() => { strace.kill('SIGKILL'); });
+  await sleep(1000); // strace attached
+  caller.send('go\n', false);
+  t.same(await caller.line(2, 30_000), { done: 200 }, 'the loop ran');
+  strace.kill('SIGINT');
+  await new Promise((resolve) => strace.once('close', resolve));
+  const trace = await fs.promises.readFile(log, 'utf8');
+  const pids = new Set([...trace.matchAll(/"\/proc\/(\d+)\//g)].map((m) => m[1]));
+  t.ok(pids.size <= 2, `the daemon opened /proc files of ${pids.size} process(es) (the caller only), not of every host process`);
 });
