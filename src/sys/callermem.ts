@@ -105,13 +105,18 @@ class Helper {
     this.dead = true;
     clearTimeout(this.timer);
     const pid = this.child.pid;
-    this.child.kill('SIGKILL');
-    // Its tid may be reused only once it is reaped; until then a READ from it is still ours.
-    this.child.once('exit', () => { if (pid !== undefined) daemonTasks.delete(pid); });
+    // Its pid may be reused only once it is reaped; until then a READ from it is still ours.
+    const forget = (): void => { if (pid !== undefined) daemonTasks.delete(pid); };
+    if (this.child.exitCode !== null || this.child.signalCode !== null) forget();
+    else {
+      this.child.once('exit', forget);
+      this.child.kill('SIGKILL');
+    }
     const a = this.current;
     this.current = undefined;
     a?.reject(new SysError('caller memory', errno));
-    this.pool.helperGone(this);
+    // One that never came up (no memory, no processes left) is not retried in a loop.
+    this.pool.helperGone(this, !this.ready);
   }
 }
 
@@ -154,9 +159,12 @@ export class CallerMemory {
   }
 
   /** @internal */
-  helperGone(h: Helper): void {
+  helperGone(h: Helper, failedToStart: boolean): void {
     const i = this.helpers.indexOf(h);
     if (i >= 0) this.helpers.splice(i, 1);
+    if (failedToStart && this.helpers.length === 0) {
+      for (const a of this.queue.splice(0)) a.reject(new SysError('caller memory', EFAULT));
+    }
     this.dispatch();
   }
 }

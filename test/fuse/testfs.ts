@@ -65,6 +65,8 @@ interface Node {
 export interface TestFsOptions {
   /** Size of `big` in bytes (default 1 GiB). */
   readonly bigSize?: number;
+  /** Size of `wait` (default 0); with pages, a fault on a mapping of it is a READ held like any other. */
+  readonly waitSize?: number;
 }
 
 export class TestFs {
@@ -104,7 +106,7 @@ export class TestFs {
     this.nodes.set(INO.root, { ino: INO.root, name: '', mode: S_IFDIR | 0o755, size: 0, entryValid: 0, attrValid: 0 });
     file(INO.hello, 'hello', HELLO.length, HELLO);
     file(INO.slow, 'slow', SLOW.length, SLOW);
-    file(INO.wait, 'wait', 0);
+    file(INO.wait, 'wait', opts.waitSize ?? 0);
     file(INO.pollable, 'pollable', 0);
     file(INO.ioctl, 'ioctl', 0, undefined, 0o666);
     file(INO.big, 'big', bigSize);

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import t from 'tap';
+import { mountTestFs } from '../fuse/testfs';
 import { mountDevpts, mountPts, pyJson, sleep, spawnPy, MISSING, PRELUDE, devptsUnavailable, type TestLike } from './helpers';
 
 /** Prepended to each scenario: enter a container whose /dev/pts is argv[1]. */
@@ -97,6 +98,44 @@ t.test('1. a pointer into a mapping of a ptsfs entry: EFAULT at once, the daemon
     t.equal(r.kernel.attack.mmap, 'ENODEV', 'a kernel tty cannot be mapped at all (tty_fops has no mmap)');
     t.same(r.kernel.bystander, r.fuse.bystander, 'the bystander sees what it sees on a kernel devpts instance');
   }
+});
+
+// 1b. The same with a page of another FUSE server that never answers: the
+// copy waits in the kernel until the helper making it is killed (after
+// ACCESS_TIMEOUT_MS); meanwhile another user's ioctls are served.
+const STALLED = String.raw`
+import mmap, threading
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+def attack(path):
+    m, s, n = openpair('/dev/pts')
+    f = os.open(path, os.O_RDONLY)
+    addr = libc.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_PRIVATE, f, 0)
+    r = raw_ioctl(s, TIOCSWINSZ, addr)
+    return {'swinsz': r, 'at': time.time()}
+def bystander():
+    m, s, n = openpair('/dev/pts', raw=True)
+    termios.tcgetattr(s)
+    fcntl.ioctl(s, TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
+    os.write(m, b'ping')
+    return {'relay': read_exact(s, 4, timeout=5).decode(), 'at': time.time()}
+res = {}
+th = threading.Thread(target=lambda: res.update(attack=as_child(65534, attack, sys.argv[2])))
+th.start()
+time.sleep(0.3)
+res['bystander'] = as_child(65533, bystander)
+th.join()
+out(res)
+`;
+
+t.test('1b. a pointer into a page a FUSE server never delivers: EFAULT after the timeout, others served meanwhile', { skip: MISSING }, async (t) => {
+  const tfs = await mountTestFs(t, { waitSize: 4096 });
+  t.teardown(() => { tfs.fs.releaseWaiters(); });
+  const p = await mountPts(t, 'ptmxmode=666,mode=666');
+  const r = await pyJson(t, CONTAINER + STALLED, [p.dir, path.join(tfs.dir, 'wait')], { timeoutMs: 30_000 });
+  t.equal(r.attack.swinsz, 'EFAULT', 'the copy is given up: EFAULT');
+  t.equal(r.bystander.relay, 'ping', 'the bystander\'s pty works');
+  t.ok(r.bystander.at < r.attack.at, 'and was served while the attacker\'s copy still waited');
 });
 
 // 2. A master writer blocked on its full pty must not hold up the master
