@@ -21,9 +21,14 @@ function readFully(buf: Buffer, length: number): void {
   }
 }
 
+/** Writes all of `buf` to stdout; exits when the daemon is gone (EPIPE). */
 function writeFully(buf: Buffer): void {
   let off = 0;
-  while (off < buf.length) off += fs.writeSync(1, buf, off, buf.length - off);
+  try {
+    while (off < buf.length) off += fs.writeSync(1, buf, off, buf.length - off);
+  } catch {
+    process.exit(0);
+  }
 }
 
 function serve(): never {

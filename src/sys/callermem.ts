@@ -49,9 +49,9 @@ class Helper {
     this.child = spawn(process.execPath, ['--max-old-space-size=16', HELPER], { stdio: ['pipe', 'pipe', 'inherit'] });
     const pid = this.child.pid;
     if (pid !== undefined) daemonTasks.add(pid);
+    // An idle helper does not keep the daemon alive; one with work does (see busy()).
     this.child.unref();
-    // Neither pipe keeps the daemon alive; the FUSE sessions do.
-    for (const s of [this.child.stdin, this.child.stdout]) (s as unknown as { unref(): void } | null)?.unref();
+    (this.child.stdin as unknown as { unref(): void }).unref();
     this.child.stdout!.on('data', (b: Buffer) => this.receive(b));
     this.child.stdin!.on('error', () => this.die(EFAULT));
     this.child.on('exit', () => this.die(EFAULT));
@@ -67,8 +67,16 @@ class Helper {
     return !this.ready && !this.dead;
   }
 
+  /** Whether the event loop waits for this helper's answer. */
+  private busy(on: boolean): void {
+    const out = this.child.stdout as unknown as { ref(): void; unref(): void };
+    if (on) out.ref();
+    else out.unref();
+  }
+
   start(a: Access): void {
     this.current = a;
+    this.busy(true);
     const head = Buffer.alloc(accessIn.size);
     accessIn.encode(a.req, head, 0);
     this.child.stdin!.write(a.data ? Buffer.concat([head, a.data]) : head);
@@ -82,6 +90,7 @@ class Helper {
       if (this.input.length < READY.length) return;
       this.ready = true;
       this.input = this.input.subarray(READY.length);
+      this.busy(false);
       this.pool.dispatch();
     }
     while (this.input.length >= accessOut.size) {
@@ -93,6 +102,7 @@ class Helper {
       if (!a || a.req.id !== out.id) return this.die(EFAULT); // the helper is confused: start afresh
       this.current = undefined;
       clearTimeout(this.timer);
+      this.busy(false);
       if (out.errno !== 0) a.reject(new SysError(a.req.op === ACCESS_READ ? 'process_vm_readv' : 'process_vm_writev', out.errno));
       else a.resolve(data);
       this.pool.dispatch();
@@ -112,6 +122,7 @@ class Helper {
       this.child.once('exit', forget);
       this.child.kill('SIGKILL');
     }
+    this.busy(false);
     const a = this.current;
     this.current = undefined;
     a?.reject(new SysError('caller memory', errno));
