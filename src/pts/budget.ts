@@ -7,20 +7,27 @@
 import * as fs from 'fs';
 
 const PTY_SYSCTL = '/proc/sys/kernel/pty';
+const NAMES = ['nr', 'max', 'reserve'] as const;
 
-function sysctl(name: string): number {
-  return Number(fs.readFileSync(`${PTY_SYSCTL}/${name}`, 'latin1'));
+/** The three sysctls, opened once: a pread of each is a few microseconds, an open+read+close fifty. */
+let fds: number[] | undefined | null;
+const text = Buffer.alloc(32);
+
+function sysctl(fd: number): number {
+  const n = fs.readSync(fd, text, 0, text.length, 0);
+  return Number(text.toString('latin1', 0, n));
 }
 
 /** Whether a container may have one more pty: with it, fewer than max - reserve exist host-wide. */
 export function hostHasRoom(): boolean {
-  let nr: number, max: number, reserve: number;
-  try {
-    nr = sysctl('nr');
-    max = sysctl('max');
-    reserve = sysctl('reserve');
-  } catch {
-    return true; // no such sysctls (not Linux's devpts): the backing open will tell
+  if (fds === undefined) {
+    try {
+      fds = NAMES.map((name) => fs.openSync(`${PTY_SYSCTL}/${name}`, 'r'));
+    } catch {
+      fds = null; // no such sysctls: the backing open will tell
+    }
   }
+  if (fds === null) return true;
+  const [nr, max, reserve] = fds.map(sysctl) as [number, number, number];
   return nr + 1 < max - reserve;
 }
