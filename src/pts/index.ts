@@ -22,8 +22,14 @@ export class PtsMount {
     return this.fuse.session.closed;
   }
 
-  /** Unmounts (detached if busy); the session's end hangs up every pty (see the constructor). */
+  /**
+   * Hangs up every pty, then unmounts (detached if busy). The hangup comes
+   * first, while the session can still answer: blocked replica readers get
+   * EIO, as when a terminal emulator exits, rather than the abort of a
+   * connection that is already gone.
+   */
   async stop(): Promise<void> {
+    this.namespace.shutdown();
     await this.fuse.stop();
   }
 }
