@@ -13,7 +13,7 @@
 // A handler throws SysError for any failure; ttyIoctl() turns it into the
 // reply, in one place.
 import * as fs from 'fs';
-import { EFAULT, EINTR, EINVAL, EIO, ENOTTY, EPERM, isSysError, SysError } from '../sys/errno';
+import { EFAULT, EINTR, EINVAL, EIO, ENOTTY, EPERM, ESRCH, isSysError, SysError } from '../sys/errno';
 import { callerMemory } from '../sys/callermem';
 import { ioctlBuffer, ioctlValue } from '../sys/libc';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
@@ -156,6 +156,16 @@ const IOCTLS = new Map<number, Row>([
   [tty.TCSETS2, { serve: (c) => setTermios(c, false, termios2In) }],
   [tty.TCSETSW2, { serve: (c) => setTermios(c, false, termios2In) }],
   [tty.TCSETSF2, { serve: (c) => setTermios(c, true, termios2In) }],
+  // The SysV termio, the soft carrier (CLOCAL) and the locked termios: all
+  // kept by the backing replica, as the termios is.
+  [tty.TCGETA, { serve: (c) => backingOut(c, tty.TCGETA, tty.TERMIO_SIZE) }],
+  [tty.TCSETA, { serve: (c) => setTermios(c, false, termioIn) }],
+  [tty.TCSETAW, { serve: (c) => setTermios(c, false, termioIn) }],
+  [tty.TCSETAF, { serve: (c) => setTermios(c, true, termioIn) }],
+  [tty.TIOCGSOFTCAR, { serve: (c) => backingOut(c, tty.TIOCGSOFTCAR, INT_SIZE) }],
+  [tty.TIOCSSOFTCAR, { serve: setSoftCarrier }],
+  [tty.TIOCGLCKTRMIOS, { serve: (c) => backingOut(c, tty.TIOCGLCKTRMIOS, tty.KERNEL_TERMIOS_SIZE) }],
+  [tty.TIOCSLCKTRMIOS, { serve: setLockedTermios }],
   [tty.TIOCGWINSZ, { serve: (c) => c.toCaller(tty.getWinsize(c.term.slave.fd)).then(() => c.ok()) }],
   [tty.TIOCSWINSZ, { serve: setWinsize }],
 
@@ -248,6 +258,36 @@ const termiosIn: TermiosSetter = async (c) => {
   const t = await c.fromCaller(tty.KERNEL_TERMIOS_SIZE);
   return (fd) => tty.setTermios(fd, tty.TCSETS, t);
 };
+
+/** TCSETA*: the caller's 18-byte termio at arg. */
+const termioIn: TermiosSetter = async (c) => {
+  const t = await c.fromCaller(tty.TERMIO_SIZE);
+  return (fd) => ioctlBuffer(fd, tty.TCSETA, t);
+};
+
+/** A get of the replica's settings: the backing replica answers, the caller gets its bytes. */
+async function backingOut(c: Call, cmd: number, size: number): Promise<void> {
+  const out = Buffer.alloc(size);
+  ioctlBuffer(c.term.slave.fd, cmd, out);
+  await c.toCaller(out);
+  c.ok();
+}
+
+/** tty_change_softcar(): CLOCAL on or off, no tty_check_change(). */
+async function setSoftCarrier(c: Call): Promise<void> {
+  const on = await c.fromCaller(INT_SIZE);
+  ioctlBuffer(c.term.slave.fd, tty.TIOCSSOFTCAR, on);
+  c.term.termiosChanged();
+  c.ok();
+}
+
+/** TIOCSLCKTRMIOS: the bits tcsetattr may not change; only with privilege (checkpoint_restore_ns_capable). */
+async function setLockedTermios(c: Call): Promise<void> {
+  if (!c.caller.sysAdmin) fail(EPERM);
+  const t = await c.fromCaller(tty.KERNEL_TERMIOS_SIZE);
+  ioctlBuffer(c.term.slave.fd, tty.TIOCSLCKTRMIOS, t);
+  c.ok();
+}
 
 /** TCSETS2*: the 44-byte termios2 the kernel copied in. */
 const termios2In: TermiosSetter = async (c) => {
@@ -392,8 +432,9 @@ async function setForeground(c: Call): Promise<void> {
   if (nsPgrp < 0) fail(EINVAL);
   c.requireCtty();
   const ctty = c.term.ctty!;
+  // find_vpid() found nothing (0 names no process): ESRCH; found, but of another session: EPERM.
+  if (nsPgrp === 0) fail(ESRCH);
   const pgrp = c.caller.toHost(nsPgrp);
-  // find_vpid() found nothing: ESRCH; found, but of another session: EPERM.
   if (sessionOf(pgrp) !== ctty.sid) fail(EPERM);
   let group: Pinned;
   try {

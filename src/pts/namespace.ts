@@ -298,9 +298,10 @@ export class PtsNamespace implements Handlers {
 
   private openReplica(req: Req<'open'>, t: Terminal | undefined): PtsFile | number {
     // Opening N whose master is gone, or still locked: EIO (pty.c pts_unix98_lookup, pty_open).
-    if (!t || t.hungUp || t.locked) return EIO;
-    // tty_reopen(): TIOCEXCL keeps out all but CAP_SYS_ADMIN.
+    if (!t || t.hungUp) return EIO;
+    // tty_reopen(): TIOCEXCL keeps out all but CAP_SYS_ADMIN, checked before pty_open() looks at the lock.
     if (t.slave.exclusive && !new Caller(req.pid).sysAdmin) return EBUSY;
+    if (t.locked) return EIO;
     return new ReplicaFile(t, readable(req));
   }
 

@@ -45,6 +45,12 @@ export const TCGETS = 0x5401;
 export const TCSETS = 0x5402;
 export const TCSETSW = 0x5403;
 export const TCSETSF = 0x5404;
+/** The SysV struct termio (include/uapi/asm-generic/termbits.h): 4 shorts, c_line, 8 c_cc, padded to 18. */
+export const TCGETA = 0x5405;
+export const TCSETA = 0x5406;
+export const TCSETAW = 0x5407;
+export const TCSETAF = 0x5408;
+export const TERMIO_SIZE = 18;
 export const TCSBRK = 0x5409;
 export const TCXONC = 0x540a;
 export const TCFLSH = 0x540b;
@@ -57,6 +63,8 @@ export const TIOCOUTQ = 0x5411;
 export const TIOCSTI = 0x5412;
 export const TIOCGWINSZ = 0x5413;
 export const TIOCSWINSZ = 0x5414;
+export const TIOCGSOFTCAR = 0x5419;
+export const TIOCSSOFTCAR = 0x541a;
 export const TIOCCONS = 0x541d;
 export const FIONREAD = 0x541b;
 export const TIOCPKT = 0x5420;
@@ -69,6 +77,8 @@ export const TIOCSBRK = 0x5427;
 export const TIOCCBRK = 0x5428;
 export const TIOCGSID = 0x5429;
 export const TIOCVHANGUP = 0x5437;
+export const TIOCGLCKTRMIOS = 0x5456;
+export const TIOCSLCKTRMIOS = 0x5457;
 
 // _IOC-encoded numbers, derived the way the header writes them.
 const INT_SIZE = 4;

@@ -33,9 +33,6 @@ const PER_SEED = ITERS > 0 ? ITERS : 1500;
 // fuzzer then does not issue (its effect on the kernel pty alone would make
 // every later TCGETS differ).
 const KNOWN_OPEN: string[] = [
-  // ptsfs ENOTTY; the kernel implements them (tty_mode_ioctl: termio, soft carrier, locked termios).
-  'TCGETA/any', 'TCSETA/any', 'TCSETAW/any', 'TCSETAF/any',
-  'TIOCGSOFTCAR/any', 'TIOCSSOFTCAR/any', 'TIOCGLCKTRMIOS/any', 'TIOCSLCKTRMIOS/any',
   // ptsfs ENOTTY; the kernel returns a new slave fd (a FUSE ioctl cannot hand back an fd).
   'TIOCGPTPEER/any',
   // _IOW('T',0x36,int) but the signal is passed by value: FUSE copies 4 bytes in from
@@ -48,12 +45,6 @@ const KNOWN_OPEN: string[] = [
   // VFS answers FIONREAD itself for a regular file (i_size - pos = 0): a hung-up slave gives
   // 0 instead of EIO, and a bad pointer EFAULT instead of EIO.
   'FIONREAD/valid', 'FIONREAD/readonly', 'FIONREAD/bad',
-  // TIOCSPGRP with a process group that does not exist (0, 0x3ffffff0): ptsfs EPERM, kernel
-  // ESRCH (tiocspgrp(): find_vpid() fails before the session check).
-  'TIOCSPGRP/valid', 'TIOCSPGRP/readonly',
-  // Reopening a slave that is both TIOCEXCL and TIOCSPTLCK-locked: ptsfs EIO, kernel EBUSY
-  // (tty_reopen() checks TTY_EXCLUSIVE before pty_open() checks the lock).
-  'open-slave/int',
 ];
 
 // $1 ptsfs dir, $2 empty dir for the kernel devpts, $3 fuzzer, $4 seed, $5 iterations,
