@@ -120,6 +120,9 @@ async function main(): Promise<void> {
     rows.push({ name: 'ping-pong p99 (one CPU)', native: np[1]!, ptsfs: pp[1]!, unit: 'us', target: '' });
     const [no, po] = await both(['openclose', String(OPEN_SECONDS)]);
     rows.push({ name: 'ptmx open+close', native: no[0]!, ptsfs: po[0]!, unit: '/s', target: '>= 0.1x' });
+    // Each a copy to or from the caller by the caller-memory helper process.
+    const [nl, pl] = await both(['legacy', String(OPEN_SECONDS)]);
+    rows.push({ name: 'legacy ioctls (TCGETS, TIOCSWINSZ)', native: nl[0]!, ptsfs: pl[0]!, unit: '/s', target: '' });
 
     console.log(table(rows));
     console.log(`\nFUSE null round trip: p50 ${null1.p50.toFixed(1)} us unpinned, ${null0.p50.toFixed(1)} us on one CPU`);

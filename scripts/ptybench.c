@@ -4,6 +4,7 @@
  *   ptybench DIR throughput MB m2s|s2m   -> prints MB/s
  *   ptybench DIR pingpong N              -> prints p50 and p99 in us
  *   ptybench DIR openclose SECONDS       -> prints opens per second
+ *   ptybench DIR legacy SECONDS          -> prints TCGETS+TIOCSWINSZ calls per second
  *   ptybench DIR hold COUNT              -> opens COUNT ptys, reads each side once
  *                                           (EAGAIN), prints "ready", waits for stdin EOF
  */
@@ -123,6 +124,23 @@ static void openclose(double seconds) {
 	printf("%.0f\n", count / ((now_us() - t0) / 1e6));
 }
 
+/* Legacy ioctls carry a pointer into the caller, which ptsfs copies through
+ * its caller-memory helper: tcgetattr (TCGETS) and TIOCSWINSZ round trips. */
+static void legacy(double seconds) {
+	int m, s;
+	open_pair(&m, &s);
+	struct termios tio;
+	struct winsize ws = { 24, 80, 0, 0 };
+	long count = 0;
+	double t0 = now_us(), end = t0 + seconds * 1e6;
+	while (now_us() < end) {
+		if (tcgetattr(s, &tio) < 0) die("tcgetattr");
+		if (ioctl(s, TIOCSWINSZ, &ws) < 0) die("TIOCSWINSZ");
+		count += 2;
+	}
+	printf("%.0f\n", count / ((now_us() - t0) / 1e6));
+}
+
 static void hold(int count) {
 	for (int i = 0; i < count; i++) {
 		int m, s;
@@ -143,7 +161,7 @@ static void hold(int count) {
 
 int main(int argc, char **argv) {
 	if (argc < 4) {
-		fprintf(stderr, "usage: ptybench DIR throughput|pingpong|openclose|hold ARG [m2s|s2m] [isig]\n");
+		fprintf(stderr, "usage: ptybench DIR throughput|pingpong|openclose|legacy|hold ARG [m2s|s2m] [isig]\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -153,6 +171,7 @@ int main(int argc, char **argv) {
 	else if (!strcmp(mode, "pingpong")) pingpong(atoi(argv[3]));
 	else if (!strcmp(mode, "openclose")) openclose(atof(argv[3]));
 	else if (!strcmp(mode, "hold")) hold(atoi(argv[3]));
+	else if (!strcmp(mode, "legacy")) legacy(atof(argv[3]));
 	else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;
