@@ -12,27 +12,14 @@
 // freely, but never touches the mount itself.
 import t, { type Test } from 'tap';
 import * as fs from 'fs';
-import * as path from 'path';
 import { MNT_DETACH, umount2 } from '../../src/sys/libc';
 import { PYTHON, procState, sleep } from '../pts/helpers';
 import {
-  describe, exec, Proc, ptsfs, startInContainer, tempDir, type ExecOptions, type Ran, type TestLike, userEnv,
+  describe, Proc, ptsfs, startInContainer, tempDir, type Ran, type TestLike, userEnv,
 } from '../pts/programs-helpers';
+import { needs, ptsfsArgv, ptsfsRun, why } from './helpers';
 
-const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
-
-/** `ptsfs ARGS...` through env(1), without tap's NODE_OPTIONS (see main.test.ts). */
-function ptsfsArgv(args: readonly string[]): [string, string[]] {
-  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', BIN, ...args]];
-}
-
-const why = process.getuid?.() !== 0 ? 'needs root (mount)' : !fs.existsSync('/dev/fuse') ? 'no /dev/fuse' : undefined;
 if (why) t.comment(`skipping: ${why}`);
-const needs = { skip: why ?? false };
-
-function ptsfsRun(t: TestLike, args: string[], opts: ExecOptions = {}): Promise<Ran> {
-  return exec(t, ...ptsfsArgv(args), { timeoutMs: 10_000, env: userEnv(), ...opts });
-}
 
 /** Mountpoints in /proc/self/mountinfo (field 5), unescaped. */
 async function mountinfoPoints(): Promise<string[]> {

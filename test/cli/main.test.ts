@@ -12,29 +12,11 @@ import * as path from 'path';
 import { MNT_DETACH, umount2 } from '../../src/sys/libc';
 import { PYTHON } from '../pts/helpers';
 import {
-  describe, exec, inContainer, mountpoints, Proc, ptsfs, tempDir, type ExecOptions, type Ran, type TestLike, userEnv,
+  describe, exec, inContainer, mountpoints, Proc, ptsfs, tempDir, type TestLike, userEnv,
 } from '../pts/programs-helpers';
+import { BIN, needs, ptsfsArgv, ptsfsRun, why } from './helpers';
 
-const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
-
-/**
- * `ptsfs ARGS...` as a user's shell runs it. tap's process-info hook puts its
- * NODE_OPTIONS back into the environment of every node program this process
- * spawns, and that hook traps SIGTERM/SIGINT (which hid a bug here once), so
- * the command goes through env(1), which drops it.
- */
-function ptsfsArgv(args: readonly string[]): [string, string[]] {
-  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', BIN, ...args]];
-}
-
-const why = process.getuid?.() !== 0 ? 'needs root (mount)' : !fs.existsSync('/dev/fuse') ? 'no /dev/fuse' : undefined;
 if (why) t.comment(`skipping: ${why}`);
-const needs = { skip: why ?? false };
-
-/** Runs `ptsfs ARGS...` to completion. */
-function ptsfsRun(t: TestLike, args: string[], opts: ExecOptions = {}): Promise<Ran> {
-  return exec(t, ...ptsfsArgv(args), { timeoutMs: 10_000, env: userEnv(), ...opts });
-}
 
 async function isMounted(dir: string): Promise<boolean> {
   return (await mountpoints()).includes(dir);

@@ -1,0 +1,25 @@
+// Shared by the CLI tests: running bin/ptsfs as a user's shell would.
+import * as fs from 'fs';
+import * as path from 'path';
+import { exec, type ExecOptions, type Ran, type TestLike, userEnv } from '../pts/programs-helpers';
+
+export const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
+
+/**
+ * `ptsfs ARGS...` as a user's shell runs it. tap's process-info hook puts its
+ * NODE_OPTIONS back into the environment of every node program this process
+ * spawns, and that hook traps SIGTERM/SIGINT (which hid a bug here once), so
+ * the command goes through env(1), which drops it.
+ */
+export function ptsfsArgv(args: readonly string[]): [string, string[]] {
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', BIN, ...args]];
+}
+
+/** Why the CLI tests cannot run here, if they cannot. */
+export const why = process.getuid?.() !== 0 ? 'needs root (mount)' : !fs.existsSync('/dev/fuse') ? 'no /dev/fuse' : undefined;
+export const needs = { skip: why ?? false };
+
+/** Runs `ptsfs ARGS...` to completion. */
+export function ptsfsRun(t: TestLike, args: string[], opts: ExecOptions = {}): Promise<Ran> {
+  return exec(t, ...ptsfsArgv(args), { timeoutMs: 10_000, env: userEnv(), ...opts });
+}
