@@ -8,7 +8,8 @@
 import * as fs from 'fs';
 import {
   DT_DIR, DT_REG, encodeDirent, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO, FOPEN_NONSEEKABLE,
-  FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_STREAM, FUSE_POLL_SCHEDULE_NOTIFY, FUSE_READ_LOCKOWNER, FUSE_ROOT_ID, S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
+  FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_STREAM, FUSE_POLL_SCHEDULE_NOTIFY, FUSE_READ_LOCKOWNER, FUSE_ROOT_ID,
+  S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
 } from '../fuse';
 import { isDaemonTask } from '../sys/callermem';
 import { EIO, EISDIR, ENOENT, ENOSPC, ENOTTY, ENXIO, EBUSY, isSysError } from '../sys/errno';
@@ -172,15 +173,15 @@ export class PtsNamespace implements Handlers {
   lookup(req: Req<'lookup'>): void {
     if (req.nodeid !== FUSE_ROOT_ID) return req.error(ENOENT);
     const name = req.name ?? '';
-    let ino: number | undefined;
-    if (name === 'ptmx') ino = PTMX_INO;
-    else if (name === 'tty') ino = TTY_INO;
+    let nodeid: number | undefined;
+    if (name === 'ptmx') nodeid = PTMX_INO;
+    else if (name === 'tty') nodeid = TTY_INO;
     else {
       const index = entryIndex(name);
       const t = index === undefined ? undefined : this.liveTerminal(index);
-      if (t) ino = PtsNamespace.nodeidOf(t);
+      if (t) nodeid = PtsNamespace.nodeidOf(t);
     }
-    const e = ino === undefined ? undefined : this.entry(ino);
+    const e = nodeid === undefined ? undefined : this.entry(nodeid);
     if (e) req.reply(e);
     else req.error(ENOENT);
   }
