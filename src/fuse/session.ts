@@ -171,8 +171,12 @@ export class Session {
       this.drain();
       return true;
     });
-    // ENODEV: the filesystem was unmounted or the connection aborted.
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.shutdown(err.code === 'ENODEV' ? undefined : err));
+    // The connection is gone, which is how a session ends: ENODEV once the
+    // filesystem is unmounted, ECONNABORTED when the kernel aborted it
+    // (fuse_dev_do_read: fc->aborted), as it may when a detached mount's
+    // last file closes.
+    this.socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.shutdown(err.code === 'ENODEV' || err.code === 'ECONNABORTED' ? undefined : err));
     this.socket.on('end', () => this.shutdown(undefined));
     this.socket.on('close', () => this.shutdown(undefined));
   }
