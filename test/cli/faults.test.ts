@@ -240,7 +240,9 @@ function results(r: Ran): string[] {
   return r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('ready'));
 }
 
-const ERROR = /^\S+ (error (ENOTCONN|EIO|ECONNABORTED)|eof|events \d+)$/;
+// A blocked write that had put part of its bytes in when the pty hung up
+// returns that count, as n_tty_write() does; with none in, EIO.
+const ERROR = /^(\S+ (error (ENOTCONN|EIO|ECONNABORTED)|eof|events \d+)|write \d+)$/;
 /** A slave read on a hung-up tty: EOF, or EIO (n_tty_read after tty_hung_up_p). */
 const HANGUP = /^read\d? (eof|error EIO)$/;
 
