@@ -148,7 +148,7 @@ const IOCTLS = new Map<number, Row>([
   [tty.TIOCSIG, { masterOnly: true, serve: signalForeground }],
 
   // --- termios and window size (tty_mode_ioctl, tiocswinsz) ---
-  [tty.TCGETS, { serve: (c) => c.toCaller(tty.getTermios(c.term.slave.fd)).then(() => c.ok()) }],
+  [tty.TCGETS, { serve: (c) => backingOut(c, tty.TCGETS, tty.KERNEL_TERMIOS_SIZE) }],
   [tty.TCSETS, { serve: (c) => setTermios(c, false, termiosIn) }],
   [tty.TCSETSW, { serve: (c) => setTermios(c, false, termiosIn) }],
   [tty.TCSETSF, { serve: (c) => setTermios(c, true, termiosIn) }],
@@ -166,7 +166,7 @@ const IOCTLS = new Map<number, Row>([
   [tty.TIOCSSOFTCAR, { serve: setSoftCarrier }],
   [tty.TIOCGLCKTRMIOS, { serve: (c) => backingOut(c, tty.TIOCGLCKTRMIOS, tty.KERNEL_TERMIOS_SIZE) }],
   [tty.TIOCSLCKTRMIOS, { serve: setLockedTermios }],
-  [tty.TIOCGWINSZ, { serve: (c) => c.toCaller(tty.getWinsize(c.term.slave.fd)).then(() => c.ok()) }],
+  [tty.TIOCGWINSZ, { serve: (c) => backingOut(c, tty.TIOCGWINSZ, tty.WINSIZE_SIZE) }],
   [tty.TIOCSWINSZ, { serve: setWinsize }],
 
   // --- n_tty_ioctl(), n_tty_ioctl_helper() ---

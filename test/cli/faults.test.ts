@@ -12,12 +12,11 @@
 // freely, but never touches the mount itself.
 import t, { type Test } from 'tap';
 import * as fs from 'fs';
-import { MNT_DETACH, umount2 } from '../../src/sys/libc';
 import { PYTHON, procState, sleep } from '../pts/helpers';
 import {
   describe, Proc, ptsfs, startInContainer, tempDir, type Ran, type TestLike, userEnv,
 } from '../pts/programs-helpers';
-import { needs, ptsfsArgv, ptsfsRun, why } from './helpers';
+import { forceUnmount, needs, ptsfsArgv, ptsfsRun, why } from './helpers';
 
 if (why) t.comment(`skipping: ${why}`);
 
@@ -30,17 +29,6 @@ async function mountinfoPoints(): Promise<string[]> {
 
 async function inMountinfo(dir: string): Promise<boolean> {
   return (await mountinfoPoints()).includes(dir);
-}
-
-/** Detaches whatever is still mounted on dir (teardown; never throws). */
-function forceUnmount(dir: string): void {
-  for (let i = 0; i < 5; i++) {
-    try {
-      umount2(dir, MNT_DETACH);
-    } catch {
-      return; // EINVAL: nothing (more) mounted there
-    }
-  }
 }
 
 /** `ptsfs mount -o ptmxmode=666 --foreground DIR`, serving; killed and unmounted at teardown. */
@@ -246,6 +234,27 @@ const ERROR = /^(\S+ (error (ENOTCONN|EIO|ECONNABORTED)|eof|events \d+)|write \d
 /** A slave read on a hung-up tty: EOF, or EIO (n_tty_read after tty_hung_up_p). */
 const HANGUP = /^read\d? (eof|error EIO)$/;
 
+/**
+ * No caller stays in D; each exits 0 by itself, every blocked call of it
+ * returned an error (or hangup), the threads caller all four; `more` adds
+ * what the case expects on top.
+ */
+async function callersEnded(t: Test, callers: readonly Caller[], more: (c: Caller, lines: string[]) => void): Promise<void> {
+  const w = await watchNoD(callers);
+  t.same(w.stuck, [], `no caller left in D (longest D stretch ${w.longestD} ms)`);
+  t.ok(w.exited, 'every caller exited within 5 s');
+  for (const c of callers) {
+    const r = await c.proc.exit(5000);
+    t.equal(r.code, 0, `${c.role} exits by itself (${describe(r)})`);
+    const lines = results(r);
+    t.ok(lines.length > 0, `${c.role}: its blocked calls returned: ${JSON.stringify(lines)}`);
+    for (const l of lines) t.match(l, ERROR, `${c.role}: ${l}`);
+    more(c, lines);
+    if (c.role === 'threads') t.equal(lines.length, 4, 'every thread returned');
+  }
+}
+
+
 for (const pidns of [false, true]) {
   const where = pidns ? 'inside a pid namespace' : 'outside any pid namespace';
 
@@ -256,18 +265,9 @@ for (const pidns of [false, true]) {
     const gone = await server.exit(5000);
     t.equal(gone.signal, 'SIGKILL', 'the daemon died of SIGKILL');
 
-    const w = await watchNoD(callers);
-    t.same(w.stuck, [], `no caller left in D (longest D stretch ${w.longestD} ms)`);
-    t.ok(w.exited, 'every caller exited within 5 s');
-    for (const c of callers) {
-      const r = await c.proc.exit(5000);
-      t.equal(r.code, 0, `${c.role} exits by itself (${describe(r)})`);
-      const lines = results(r);
-      t.ok(lines.length > 0, `${c.role}: its blocked calls returned: ${JSON.stringify(lines)}`);
-      for (const l of lines) t.match(l, ERROR, `${c.role}: ${l}`);
+    await callersEnded(t, callers, (c, lines) => {
       if (c.role === 'poller') t.match(lines[0], /^poll events [1-9]/, 'poll woke with some event');
-      if (c.role === 'threads') t.equal(lines.length, 4, 'every thread returned');
-    }
+    });
     t.ok(await inMountinfo(dir), 'the dead mount is still there until unmounted');
     const u = await ptsfsRun(t, ['umount', dir]);
     t.equal(u.code, 0, `ptsfs umount of the dead mount exits 0 (${describe(u)})`);
@@ -283,20 +283,11 @@ for (const pidns of [false, true]) {
     t.equal(done.code, 0, `the daemon exits 0 (${describe(done)})`);
     t.notOk(await inMountinfo(dir), 'not in /proc/self/mountinfo any more');
 
-    const w = await watchNoD(callers);
-    t.same(w.stuck, [], `no caller left in D (longest D stretch ${w.longestD} ms)`);
-    t.ok(w.exited, 'every caller exited within 5 s');
-    for (const c of callers) {
-      const r = await c.proc.exit(5000);
-      t.equal(r.code, 0, `${c.role} exits by itself (${describe(r)})`);
-      const lines = results(r);
-      t.ok(lines.length > 0, `${c.role}: its blocked calls returned: ${JSON.stringify(lines)}`);
+    await callersEnded(t, callers, (c, lines) => {
       for (const l of lines) {
-        t.match(l, ERROR, `${c.role}: ${l}`);
         if (/^read\d? /.test(l)) t.match(l, HANGUP, `${c.role}: a blocked slave read sees hangup: ${l}`);
       }
-      if (c.role === 'threads') t.equal(lines.length, 4, 'every thread returned');
-    }
+    });
   });
 }
 

@@ -1,6 +1,7 @@
 // Shared by the CLI tests: running bin/ptsfs as a user's shell would.
 import * as fs from 'fs';
 import * as path from 'path';
+import { MNT_DETACH, umount2 } from '../../src/sys/libc';
 import { exec, type ExecOptions, type Ran, type TestLike, userEnv } from '../pts/programs-helpers';
 
 export const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
@@ -22,4 +23,15 @@ export const needs = { skip: why ?? false };
 /** Runs `ptsfs ARGS...` to completion. */
 export function ptsfsRun(t: TestLike, args: string[], opts: ExecOptions = {}): Promise<Ran> {
   return exec(t, ...ptsfsArgv(args), { timeoutMs: 10_000, env: userEnv(), ...opts });
+}
+
+/** Detaches whatever is still mounted on dir (teardown; never throws). */
+export function forceUnmount(dir: string): void {
+  for (let i = 0; i < 5; i++) {
+    try {
+      umount2(dir, MNT_DETACH);
+    } catch {
+      return; // EINVAL: nothing (more) mounted there
+    }
+  }
 }

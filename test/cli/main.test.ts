@@ -9,28 +9,16 @@
 import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
-import { MNT_DETACH, umount2 } from '../../src/sys/libc';
 import { PYTHON } from '../pts/helpers';
 import {
   describe, exec, inContainer, mountpoints, Proc, ptsfs, tempDir, type TestLike, userEnv,
 } from '../pts/programs-helpers';
-import { BIN, needs, ptsfsArgv, ptsfsRun, why } from './helpers';
+import { BIN, forceUnmount, needs, ptsfsArgv, ptsfsRun, why } from './helpers';
 
 if (why) t.comment(`skipping: ${why}`);
 
 async function isMounted(dir: string): Promise<boolean> {
   return (await mountpoints()).includes(dir);
-}
-
-/** Detaches whatever is still mounted on dir (teardown; never throws). */
-function forceUnmount(dir: string): void {
-  for (let i = 0; i < 5; i++) {
-    try {
-      umount2(dir, MNT_DETACH);
-    } catch {
-      return; // EINVAL: nothing (more) mounted there
-    }
-  }
 }
 
 /**
