@@ -101,13 +101,13 @@ class Call {
   }
 
   async fromCaller(length: number): Promise<Buffer> {
-    const b = await callerMemory.read(this.req.uid, this.req.pid, this.pointer(), length);
+    const b = await callerMemory.read(this.req.pid, this.pointer(), length);
     this.stillWanted();
     return b;
   }
 
   async toCaller(data: Buffer): Promise<void> {
-    await callerMemory.write(this.req.uid, this.req.pid, this.pointer(), data);
+    await callerMemory.write(this.req.pid, this.pointer(), data);
     this.stillWanted();
   }
 

@@ -7,10 +7,8 @@
 // for as long as the caller likes. So no daemon thread makes the copy:
 // a helper process does, one access at a time, and one that has not
 // answered within ACCESS_TIMEOUT_MS is SIGKILLed (which ends the wait) and
-// its caller told EFAULT. The others go to another helper meanwhile: each
-// owner (the caller's uid) has at most one access in flight, so a user
-// whose pages never come holds one helper, not all of them. At most
-// MAX_HELPERS processes, whatever the number of mounts or callers;
+// its caller told EFAULT. The others go to another helper meanwhile.
+// At most MAX_HELPERS processes, whatever the number of mounts or callers;
 // accesses beyond them wait in a bounded queue.
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
@@ -19,14 +17,12 @@ import { ACCESS_READ, ACCESS_WRITE, MAX_ACCESS, READY, accessIn, accessOut, type
 
 /** A copy of a few dozen bytes takes microseconds; a page that takes this long is the caller's doing. */
 export const ACCESS_TIMEOUT_MS = 1000;
-const MAX_HELPERS = 4;
+const MAX_HELPERS = 2;
 /** Accesses waiting for a helper; past this, EAGAIN at once. */
 const MAX_QUEUED = 1024;
 const HELPER = path.join(__dirname, 'callermem-helper.js');
 
 interface Access {
-  /** Whose access it is: one in flight per owner. */
-  readonly owner: number;
   readonly req: AccessIn;
   readonly data: Buffer | undefined;
   readonly resolve: (b: Buffer) => void;
@@ -107,7 +103,6 @@ class Helper {
       this.current = undefined;
       clearTimeout(this.timer);
       this.busy(false);
-      this.pool.finished(a);
       if (out.errno !== 0) a.reject(new SysError(a.req.op === ACCESS_READ ? 'process_vm_readv' : 'process_vm_writev', out.errno));
       else a.resolve(data);
       this.pool.dispatch();
@@ -130,10 +125,7 @@ class Helper {
     this.busy(false);
     const a = this.current;
     this.current = undefined;
-    if (a) {
-      this.pool.finished(a);
-      a.reject(new SysError('caller memory', errno));
-    }
+    a?.reject(new SysError('caller memory', errno));
     // One that never came up (no memory, no processes left) is not retried in a loop.
     this.pool.helperGone(this, !this.ready);
   }
@@ -142,50 +134,39 @@ class Helper {
 export class CallerMemory {
   private readonly helpers: Helper[] = [];
   private readonly queue: Access[] = [];
-  /** Owners with an access in flight. */
-  private readonly busyOwners = new Set<number>();
   private nextId = 1;
 
-  /** `length` bytes at `addr` in process `pid`, for `owner`; EFAULT for a bad or slow address. */
-  read(owner: number, pid: number, addr: bigint, length: number): Promise<Buffer> {
-    return this.submit(owner, ACCESS_READ, pid, addr, length, undefined);
+  /** `length` bytes at `addr` in process `pid`; EFAULT for a bad or slow address. */
+  read(pid: number, addr: bigint, length: number): Promise<Buffer> {
+    return this.submit(ACCESS_READ, pid, addr, length, undefined);
   }
 
-  /** Copies `data` to `addr` in process `pid`, for `owner`. */
-  async write(owner: number, pid: number, addr: bigint, data: Buffer): Promise<void> {
-    await this.submit(owner, ACCESS_WRITE, pid, addr, data.length, data);
+  /** Copies `data` to `addr` in process `pid`. */
+  async write(pid: number, addr: bigint, data: Buffer): Promise<void> {
+    await this.submit(ACCESS_WRITE, pid, addr, data.length, data);
   }
 
-  private submit(owner: number, op: number, pid: number, addr: bigint, length: number, data: Buffer | undefined): Promise<Buffer> {
+  private submit(op: number, pid: number, addr: bigint, length: number, data: Buffer | undefined): Promise<Buffer> {
     if (length > MAX_ACCESS || addr < 0n || addr >= 1n << 63n) return Promise.reject(new SysError('caller memory', EFAULT));
     if (this.queue.length >= MAX_QUEUED) return Promise.reject(new SysError('caller memory', EAGAIN));
     return new Promise((resolve, reject) => {
       const id = this.nextId;
       this.nextId = (this.nextId % 0xffffffff) + 1;
-      this.queue.push({ owner, req: { id, op, pid, length, addr }, data: data && Buffer.from(data), resolve, reject });
+      this.queue.push({ req: { id, op, pid, length, addr }, data: data && Buffer.from(data), resolve, reject });
       this.dispatch();
     });
   }
 
   /** @internal hands queued accesses to idle helpers, starting one when all are busy. */
   dispatch(): void {
-    for (;;) {
-      const i = this.queue.findIndex((a) => !this.busyOwners.has(a.owner));
-      if (i < 0) return;
+    while (this.queue.length > 0) {
       const h = this.helpers.find((x) => x.idle);
       if (!h) {
         if (this.helpers.length < MAX_HELPERS && !this.helpers.some((x) => x.starting)) this.helpers.push(new Helper(this));
         return;
       }
-      const [a] = this.queue.splice(i, 1);
-      this.busyOwners.add(a!.owner);
-      h.start(a!);
+      h.start(this.queue.shift()!);
     }
-  }
-
-  /** @internal its helper answered or died. */
-  finished(a: Access): void {
-    this.busyOwners.delete(a.owner);
   }
 
   /** @internal */
