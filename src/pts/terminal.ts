@@ -227,18 +227,20 @@ export class Terminal {
   /**
    * __tty_hangup() of the replica: waiting replica reads get EIO (n_tty_read
    * sees TTY_OTHER_CLOSED), later ones EOF; the session leader gets SIGHUP
-   * and SIGCONT and the session loses its terminal.
+   * and SIGCONT and the session loses its terminal. The signals go before
+   * the readers are woken, as in __tty_hangup(): a leader blocked in read
+   * returns with SIGHUP pending, not with a plain EIO it could exit on.
    */
   hangUp(): void {
     if (this.stateNow !== 'open') return;
     this.stateNow = 'hungUp';
+    this.signalSessionLeader();
     this.slave.input.close(EIO);
     this.slave.output.fail(EIO);
     this.master.output.fail(EIO);
     this.master.input.close(EIO);
     this.slave.wake();
     this.master.wake();
-    this.signalSessionLeader();
   }
 
   /**
@@ -250,10 +252,10 @@ export class Terminal {
     for (const f of this.replicas) f.vhangup();
     this.hungUpReplicas += this.replicas.size;
     this.replicas.clear();
+    this.signalSessionLeader();
     this.slave.input.settle('eof');
     this.slave.output.fail(EIO);
     this.slave.wake();
-    this.signalSessionLeader();
     this.othersGone();
   }
 
