@@ -1,104 +1,91 @@
-// ptsfs command line: mount and unmount pts namespaces.
-import * as fs from 'fs';
-import * as path from 'path';
+// ptsfs command line: one command per job, each a row of the table below.
 import yargs from 'yargs';
-import { mountType, unmountFuse } from '../fuse';
-import { mountNamespace, OptionError, parseOptions, type PtsMount } from '../pts';
-import { isSysError, EINVAL, EPERM } from '../sys/errno';
+import { ClientError, daemonPaths, DaemonRunning, runDaemon, type DaemonPaths } from '../daemon';
+import { installCommand, parseMountHelperArgs, parseUmountHelperArgs } from './install';
+import { listCommand, stopCommand } from './list';
+import { foregroundCommand, mountCommand, umountCommand } from './mount';
+import { runCommand } from './run';
+import { UsageError } from './usage';
 
-/** Thrown for anything the user got wrong: printed without a stack, exit 1. */
-class UsageError extends Error {}
+const OPTIONS_HELP = 'devpts options: uid=,gid=,mode=,ptmxmode=,max=,newinstance; nosuid,noexec,nodev';
 
-function requireDirectory(path: string): void {
-  let st: fs.Stats;
+/** Runs a command; anything the user got wrong becomes one line on stderr and exit 1. */
+async function exitWith(command: () => Promise<number> | number): Promise<void> {
+  let code: number;
   try {
-    st = fs.statSync(path);
-  } catch {
-    throw new UsageError(`${path}: no such directory`);
+    code = await command();
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof ClientError || err instanceof DaemonRunning)) throw err;
+    process.stderr.write(`ptsfs: ${err.message}\n`);
+    code = 1;
   }
-  if (!st.isDirectory()) throw new UsageError(`${path}: not a directory`);
+  process.exitCode = code;
 }
 
-/** `ptsfs mount -o OPTIONS --foreground DIR`: serve until unmounted or signalled. */
-async function mountCommand(dir: string, optionText: string, foreground: boolean): Promise<number> {
-  if (!foreground) throw new UsageError('mount: only --foreground is supported for now (run it in the background with &)');
-  let options;
+function paths(socket: string | undefined): DaemonPaths {
   try {
-    options = parseOptions(optionText);
+    return daemonPaths(socket);
   } catch (err) {
-    if (err instanceof OptionError) throw new UsageError(`mount: ${err.message}`);
-    throw err;
+    throw new UsageError((err as Error).message);
   }
-  requireDirectory(dir);
-  // Handlers first: a signal that arrives while mounting must not kill the
-  // process between mount(2) and serving, which would leave a dead mount.
-  let m: PtsMount | undefined;
-  let stopping = false;
-  const stop = (): void => {
-    stopping = true;
-    if (m) void m.stop();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    m = await mountNamespace(dir, options);
-  } catch (err) {
-    process.removeListener('SIGINT', stop);
-    process.removeListener('SIGTERM', stop);
-    if (isSysError(err)) throw new UsageError(`mount ${dir}: ${err.message}`);
-    throw err;
-  }
-  process.stderr.write(`ptsfs: serving ${dir}\n`);
-  if (stopping) void m.stop();
-  await m.closed;
-  process.removeListener('SIGINT', stop);
-  process.removeListener('SIGTERM', stop);
-  return 0;
-}
-
-function umountCommand(dir: string): number {
-  // No realpath or stat: a mount whose daemon died answers them with ENOTCONN,
-  // and unmounting it is exactly what the user wants then.
-  const type = mountType(path.resolve(dir));
-  if (type === undefined) throw new UsageError(`umount ${dir}: not mounted`);
-  if (type !== 'fuse.ptsfs') throw new UsageError(`umount ${dir}: not a ptsfs mount (${type})`);
-  try {
-    unmountFuse(dir);
-  } catch (err) {
-    if (isSysError(err, EINVAL)) throw new UsageError(`umount ${dir}: not mounted`);
-    if (isSysError(err, EPERM)) throw new UsageError(`umount ${dir}: permission denied`);
-    if (isSysError(err)) throw new UsageError(`umount ${dir}: ${err.message}`);
-    throw err;
-  }
-  return 0;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  let code = 0;
+  let run: (() => Promise<number> | number) | undefined;
   try {
     await yargs(argv)
       .scriptName('ptsfs')
-      .usage('$0 <command>\n\nMulti-instance devpts (pts namespaces) as a FUSE filesystem.')
+      .usage('$0 <command>\n\nMulti-instance devpts (pts namespaces) as a FUSE filesystem, served by one daemon per host.')
+      .option('socket', { type: 'string', describe: 'the daemon\'s control socket (default /run/ptsfs/ptsfs.sock; $XDG_RUNTIME_DIR/ptsfs/ptsfs.sock for rootless use)' })
       .command(
         'mount <mountpoint>',
-        'mount a new pts namespace and serve it',
+        'mount a new pts namespace, served by the host\'s daemon (started if none runs)',
         (y) => y
           .positional('mountpoint', { type: 'string', demandOption: true, describe: 'directory to mount on' })
-          .option('o', { type: 'string', default: '', describe: 'devpts options: uid=,gid=,mode=,ptmxmode=,max=,newinstance; nosuid,noexec,nodev' })
-          .option('foreground', { type: 'boolean', default: false, describe: 'serve in this process until unmounted' }),
-        async (a) => {
-          code = await mountCommand(a.mountpoint, a.o, a.foreground);
+          .option('o', { type: 'string', default: '', describe: OPTIONS_HELP })
+          .option('foreground', { type: 'boolean', default: false, describe: 'serve this mount in this process until unmounted (for supervisors)' }),
+        (a) => {
+          run = () => a.foreground ? foregroundCommand(a.mountpoint, a.o) : mountCommand(paths(a.socket), a.mountpoint, a.o);
         },
       )
       .command(
         'umount <mountpoint>',
-        'unmount a pts namespace (detached if ptys are open)',
+        'hang up a pts namespace\'s ptys and unmount it (detached while files are open)',
         (y) => y.positional('mountpoint', { type: 'string', demandOption: true }),
-        (a) => {
-          code = umountCommand(a.mountpoint);
-        },
+        (a) => { run = () => umountCommand(paths(a.socket), a.mountpoint); },
       )
-      .demandCommand(1, 'name a command: mount or umount')
+      .command(
+        'list',
+        'every mount of the daemon and each open pty: owner, session, foreground job, bytes each way',
+        (y) => y.option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+        (a) => { run = () => listCommand(paths(a.socket), a.json); },
+      )
+      .command(
+        'run [command..]',
+        'run a command in a private mount namespace with a fresh /dev/pts (clone(CLONE_NEWPTS) as a command)',
+        (y) => y
+          .positional('command', { type: 'string', array: true, default: [] as string[], describe: 'the command and its arguments (after --)' })
+          .option('o', { type: 'string', default: '', describe: OPTIONS_HELP })
+          .parserConfiguration({ 'halt-at-non-option': true }),
+        (a) => { run = () => runCommand(paths(a.socket), a.o, a.command); },
+      )
+      .command('stop', 'unmount everything, hang up every pty and end the daemon', (y) => y,
+        (a) => { run = () => stopCommand(paths(a.socket)); })
+      .command(
+        'daemon',
+        'serve mounts in the foreground (what `ptsfs mount` starts; for systemd units)',
+        (y) => y.option('ready-fd', { type: 'number', hidden: true }),
+        (a) => { run = () => runDaemon(paths(a.socket), a['ready-fd']); },
+      )
+      .command(
+        'install',
+        'install the mount(8) helpers (mount -t fuse.ptsfs, fstab, umount DIR)',
+        (y) => y
+          .option('dir', { type: 'string', default: '/sbin', describe: 'where mount(8) looks for helpers' })
+          .option('remove', { type: 'boolean', default: false, describe: 'remove them instead' }),
+        (a) => { run = () => installCommand(a.dir, a.remove); },
+      )
+      .demandCommand(1, 'name a command: mount, umount, list, run, stop, daemon or install')
       .strict()
       .fail((msg, err) => {
         throw err ?? new UsageError(msg);
@@ -108,7 +95,21 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`ptsfs: ${err.message}\n`);
-    code = 1;
+    process.exitCode = 1;
+    return;
   }
-  process.exitCode = code;
+  if (run) await exitWith(run);
+}
+
+/** bin/mount.fuse.ptsfs: mount(8)'s helper interface onto `ptsfs mount`. */
+export async function mountHelper(argv: string[]): Promise<void> {
+  await exitWith(() => {
+    const a = parseMountHelperArgs(argv);
+    return mountCommand(paths(undefined), a.dir, a.options);
+  });
+}
+
+/** bin/umount.fuse.ptsfs: umount(8)'s helper interface onto `ptsfs umount`. */
+export async function umountHelper(argv: string[]): Promise<void> {
+  await exitWith(() => umountCommand(paths(undefined), parseUmountHelperArgs(argv)));
 }

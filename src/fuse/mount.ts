@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import { EBUSY, EINVAL, isSysError } from '../sys/errno';
 import { MNT_DETACH, mount, umount2 } from '../sys/libc';
+import { topMount } from '../sys/mountinfo';
 import { S_IFDIR } from './abi';
 import { Session, type Handlers } from './session';
 
@@ -58,17 +59,9 @@ export function unmountFuse(target: string): 'unmounted' | 'detached' {
   return 'detached';
 }
 
-/** The fstype of the topmost mount on target (from /proc/self/mounts), or undefined if none. */
+/** The fstype of the topmost mount on target (an absolute path), or undefined if none. */
 export function mountType(target: string): string | undefined {
-  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
-  // /proc/mounts escapes space, tab, newline and backslash as octal.
-  const escaped = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  let type: string | undefined;
-  for (const line of mounts.split('\n')) {
-    const f = line.split(' ');
-    if (f[1] === escaped) type = f[2];
-  }
-  return type;
+  return topMount(target)?.fstype;
 }
 
 /**

@@ -4,7 +4,8 @@ import { PtsNamespace, type NamespaceDeps } from './namespace';
 import type { PtsOptions } from './options';
 
 export { PtsNamespace, PTMX_INO, TTY_INO } from './namespace';
-export { DEFAULT_OPTIONS, NR_UNIX98_PTY_MAX, OptionError, parseOptions, type PtsOptions } from './options';
+export { DEFAULT_OPTIONS, NR_UNIX98_PTY_MAX, OptionError, formatOptions, parseOptions, type PtsOptions } from './options';
+export { ptyReport, type PidReport, type PtyReport } from './report';
 
 /** A mounted pts namespace. */
 export class PtsMount {

@@ -8,6 +8,33 @@ import type { PtsFile } from './file';
 import type { ReadPort, WritePort } from './port';
 import type { Terminal } from './terminal';
 
+type Traffic = Terminal['traffic'];
+
+/** A master read that adds what it returns to the pty's `shown` count. */
+class CountedRead implements ReadPort {
+  constructor(private readonly port: ReadPort, private readonly traffic: Traffic) {}
+  get size(): number { return this.port.size; }
+  give(...chunks: Buffer[]): void {
+    for (const c of chunks) this.traffic.shown += c.length;
+    this.port.give(...chunks);
+  }
+  eof(): void { this.port.eof(); }
+  fail(errno: number): void { this.port.fail(errno); }
+  onCancel(hook: () => void): void { this.port.onCancel(hook); }
+}
+
+/** A master write that adds what it wrote to the pty's `typed` count. */
+class CountedWrite implements WritePort {
+  constructor(private readonly port: WritePort, private readonly traffic: Traffic) {}
+  get data(): Buffer { return this.port.data; }
+  done(count: number): void {
+    this.traffic.typed += count;
+    this.port.done(count);
+  }
+  fail(errno: number): void { this.port.fail(errno); }
+  onCancel(hook: () => void): void { this.port.onCancel(hook); }
+}
+
 export class MasterFile implements PtsFile, TtyFile {
   readonly side = 'master';
   /** TIOCVHANGUP on this fd: it reads EOF and fails writes, as a hung-up file does. */
@@ -19,13 +46,13 @@ export class MasterFile implements PtsFile, TtyFile {
   read(port: ReadPort, nonblock: boolean): void {
     if (this.hungUp) return port.eof();
     const t = this.term;
-    t.master.input.read(port, nonblock, t.otherClosedErrno());
+    t.master.input.read(new CountedRead(port, t.traffic), nonblock, t.otherClosedErrno());
   }
 
   /** Signal keys typed here act on the replica's foreground group (the outbox's key filter). */
   write(port: WritePort, nonblock: boolean): void {
     if (this.hungUp) return port.fail(EIO);
-    this.term.master.output.write(port, nonblock);
+    this.term.master.output.write(new CountedWrite(port, this.term.traffic), nonblock);
   }
 
   ioctl(req: Req<'ioctl'>): void {

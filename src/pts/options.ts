@@ -81,3 +81,14 @@ export function parseOptions(text: string): PtsOptions {
   }
   return o;
 }
+
+/** The options as /proc/mounts shows a devpts mount's (devpts_show_options), for `ptsfs list`. */
+export function formatOptions(o: PtsOptions): string {
+  const parts: string[] = [];
+  for (const [name, flag] of Object.entries(MOUNT_FLAGS)) if (o.mountFlags & flag) parts.push(name);
+  if (o.uid !== undefined) parts.push(`uid=${o.uid}`);
+  if (o.gid !== undefined) parts.push(`gid=${o.gid}`);
+  parts.push(`mode=${o.mode.toString(8).padStart(3, '0')}`, `ptmxmode=${o.ptmxmode.toString(8).padStart(3, '0')}`);
+  if (o.max !== NR_UNIX98_PTY_MAX) parts.push(`max=${o.max}`);
+  return parts.join(',');
+}

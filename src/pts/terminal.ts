@@ -73,6 +73,9 @@ export class Terminal {
   /** Open replica fds not hung up, and those hung up but not closed yet. */
   private readonly replicas = new Set<ReplicaFile>();
   private hungUpReplicas = 0;
+  /** For `ptsfs list`: bytes written to the master (typed) and read from it (shown), and when the ptmx open made it. */
+  readonly traffic = { typed: 0, shown: 0 };
+  readonly openedAt = Date.now();
   /** TTY_OTHER_CLOSED on the master: a replica was open and all are closed now. */
   private everOpened = false;
 

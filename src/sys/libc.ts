@@ -48,6 +48,7 @@ type IoctlFn = (fd: number, request: number, argType: string, arg: Buffer | numb
 type ReadFn = (fd: number, buf: Buffer, count: number) => number;
 type WriteFn = (fd: number, buf: Buffer, count: number) => number;
 type FcntlFn = (fd: number, cmd: number, argType: string, arg: number) => number;
+type FlockFn = (fd: number, operation: number) => number;
 type ProcessVmFn = (pid: number, local: Buffer, liovcnt: number, remote: Buffer, riovcnt: number, flags: number) => number;
 
 const native = {
@@ -62,6 +63,7 @@ const native = {
   // the caller must also set %al), so it is bound as variadic.
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)') as IoctlFn,
   fcntl: libc.func('int fcntl(int fd, int cmd, ...)') as FcntlFn,
+  flock: libc.func('int flock(int fd, int operation)') as FlockFn,
   // ssize_t is `long` on LP64; koffi has no ssize_t spelling.
   processVmReadv: libc.func(
     'long process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
@@ -135,6 +137,16 @@ export function dup(fd: number): number {
 export function setCloexec(fd: number): void {
   const flags = check('fcntl', native.fcntl(fd, F_GETFD, 'int', 0));
   check('fcntl', native.fcntl(fd, F_SETFD, 'int', flags | FD_CLOEXEC));
+}
+
+// flock(2) operations (include/uapi/asm-generic/fcntl.h).
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2): an advisory lock that the kernel drops when the holder dies, so no stale lock outlives a SIGKILL. */
+export function flock(fd: number, operation: number): void {
+  check('flock', native.flock(fd, operation));
 }
 
 // --- process_vm_readv / process_vm_writev -------------------------------

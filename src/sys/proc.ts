@@ -39,6 +39,8 @@ const CAP_SYS_ADMIN = 21n;
 
 /** What /proc/<tid>/status says of a thread and its process. */
 export interface ProcStatus {
+  /** The command (comm, at most 15 bytes). */
+  readonly name: string;
   readonly tgid: number;
   readonly ppid: number;
   /** Pid, process group and session, outermost (the daemon's numbering) first, the thread's own namespace last. */
@@ -78,6 +80,7 @@ export function procStatus(tid: number): ProcStatus {
     return v;
   };
   return {
+    name: field('Name').trim(),
     tgid: Number(field('Tgid')),
     ppid: Number(field('PPid')),
     nsPid: numbers(field('NSpid')),
