@@ -67,7 +67,12 @@ export async function main(argv: string[]): Promise<void> {
           .positional('command', { type: 'string', array: true, default: [] as string[], describe: 'the command and its arguments (after --)' })
           .option('o', { type: 'string', default: '', describe: OPTIONS_HELP })
           .parserConfiguration({ 'halt-at-non-option': true }),
-        (a) => { run = () => runCommand(paths(a.socket), a.o, a.command); },
+        (a) => {
+          // Everything after `--` is CMD, options and all (yargs would parse it).
+          const dd = argv.indexOf('--');
+          const cmd = dd >= 0 ? argv.slice(dd + 1) : a.command;
+          run = () => runCommand(paths(a.socket), a.o, cmd);
+        },
       )
       .command('stop', 'unmount everything, hang up every pty and end the daemon', (y) => y,
         (a) => { run = () => stopCommand(paths(a.socket)); })

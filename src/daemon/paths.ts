@@ -32,8 +32,9 @@ function inInitialUserNs(): boolean {
   }
 }
 
-/** The paths for a daemon whose socket is `socket`; the default follows who is asking. */
+/** The paths for a daemon whose socket is `socket` (or $PTSFS_SOCKET); the default follows who is asking. */
 export function daemonPaths(socket?: string, env: NodeJS.ProcessEnv = process.env): DaemonPaths {
+  socket ||= env.PTSFS_SOCKET;
   if (!socket) {
     if (process.getuid?.() === 0 && inInitialUserNs()) socket = path.join(HOST_DIR, SOCKET_NAME);
     else if (env.XDG_RUNTIME_DIR) socket = path.join(env.XDG_RUNTIME_DIR, 'ptsfs', SOCKET_NAME);

@@ -241,15 +241,6 @@ t.test('umount of something not mounted: a clear error, non-zero exit', needs, a
   t.notMatch(g.stderr, /\n\s+at /);
 });
 
-t.test('mount without --foreground says what to do instead, and mounts nothing', needs, async (t) => {
-  const dir = await tempDir(t, 'ptsfs-cli-');
-  t.teardown(() => forceUnmount(dir));
-  const r = await ptsfsRun(t, ['mount', dir]);
-  t.not(r.code, 0);
-  t.match(r.stderr, /--foreground/);
-  t.notOk(await isMounted(dir));
-});
-
 t.test('--help, and usage errors', async (t) => {
   const h = await ptsfsRun(t, ['--help']);
   t.equal(h.code, 0, describe(h));
