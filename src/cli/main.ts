@@ -30,6 +30,15 @@ function paths(socket: string | undefined): DaemonPaths {
   }
 }
 
+/** For umount, which works without a daemon (a --foreground mount, in a user namespace without $XDG_RUNTIME_DIR). */
+function pathsIfAny(socket: string | undefined): DaemonPaths | undefined {
+  try {
+    return daemonPaths(socket);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   let run: (() => Promise<number> | number) | undefined;
   try {
@@ -52,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
         'umount <mountpoint>',
         'hang up a pts namespace\'s ptys and unmount it (detached while files are open)',
         (y) => y.positional('mountpoint', { type: 'string', demandOption: true }),
-        (a) => { run = () => umountCommand(paths(a.socket), a.mountpoint); },
+        (a) => { run = () => umountCommand(pathsIfAny(a.socket), a.mountpoint); },
       )
       .command(
         'list',
@@ -116,5 +125,5 @@ export async function mountHelper(argv: string[]): Promise<void> {
 
 /** bin/umount.fuse.ptsfs: umount(8)'s helper interface onto `ptsfs umount`. */
 export async function umountHelper(argv: string[]): Promise<void> {
-  await exitWith(() => umountCommand(paths(undefined), parseUmountHelperArgs(argv)));
+  await exitWith(() => umountCommand(pathsIfAny(undefined), parseUmountHelperArgs(argv)));
 }

@@ -58,8 +58,12 @@ export async function foregroundCommand(dir: string, optionText: string): Promis
  * A mount no daemon serves (a --foreground one, or one whose server died)
  * is unmounted here, detached if busy.
  */
-export async function umountCommand(p: DaemonPaths, dir: string): Promise<number> {
+export async function umountCommand(p: DaemonPaths | undefined, dir: string): Promise<number> {
   const abs = path.resolve(dir);
+  if (!p) {
+    unmountHere(abs, dir);
+    return 0;
+  }
   const connection = await connectRunning(p);
   if (connection) {
     try {

@@ -217,14 +217,14 @@ t.test('a missing mountpoint: a clear message, non-zero exit', needs, async (t) 
   const missing = path.join(dir, 'nope');
   const r = await ptsfsRun(t, ['mount', '-o', 'ptmxmode=666', '--foreground', missing]);
   t.not(r.code, 0);
-  t.equal(r.stderr, `ptsfs: ${missing}: no such directory\n`);
+  t.equal(r.stderr, `ptsfs: mount ${missing}: no such directory\n`);
   t.notOk(await isMounted(missing));
 
   const file = path.join(dir, 'file');
   await fs.promises.writeFile(file, '');
   const f = await ptsfsRun(t, ['mount', '--foreground', file]);
   t.not(f.code, 0);
-  t.equal(f.stderr, `ptsfs: ${file}: not a directory\n`);
+  t.equal(f.stderr, `ptsfs: mount ${file}: not a directory\n`);
   t.notOk(await isMounted(file));
 });
 
@@ -255,7 +255,12 @@ t.test('--help, and usage errors', async (t) => {
 
   const none = await ptsfsRun(t, []);
   t.not(none.code, 0, 'no command: non-zero');
-  t.match(none.stderr, /mount or umount/);
+  t.match(none.stderr, /name a command: mount, umount, list, run, stop/);
+  for (const cmd of ['umount', 'list', 'run', 'stop', 'daemon', 'install']) {
+    const c = await ptsfsRun(t, [cmd, '--help']);
+    t.equal(c.code, 0, `${cmd} --help`);
+    t.match(c.stdout, new RegExp(`ptsfs ${cmd}`));
+  }
 
   const unknown = await ptsfsRun(t, ['frobnicate']);
   t.not(unknown.code, 0, 'unknown command: non-zero');

@@ -376,7 +376,10 @@ async function interactive(t: TestLike, rt: Runtime, useFragment: boolean): Prom
   const echo = await shell(con, 1, 'echo hello-$((6*7))');
   const lsPts = (await shell(con, 2, 'ls /dev/pts')).split(/\s+/).filter(Boolean).sort();
   const hostEntries = b.ptsDir === undefined ? undefined : (await fs.promises.readdir(b.ptsDir)).sort();
-  const mountType = (await shell(con, 3, "cat /proc/self/mountinfo | while read -r a b c d mp rest; do [ \"$mp\" = /dev/pts ] && echo \"${rest##* - }\"; done")).trim().split(' ')[0] ?? '';
+  // Parsed here, not by the container's busybox sh: the fstype of the mount on /dev/pts.
+  const mountinfo = await shell(con, 3, 'cat /proc/self/mountinfo');
+  const ptsLine = mountinfo.split(/\r?\n/).filter((l) => l.split(' ')[4] === '/dev/pts').pop() ?? '';
+  const mountType = ptsLine.split(' - ')[1]?.split(' ')[0] ?? `no /dev/pts line in: ${mountinfo.slice(0, 200)}`;
   const sizeBefore = (await shell(con, 4, 'stty size 2>&1')).trim();
   con.send('resize 40 100\n');
   await con.waitFor('resized', 'stderr');
