@@ -74,8 +74,7 @@ export async function main(argv: string[]): Promise<void> {
         'run a command in a private mount namespace with a fresh /dev/pts (clone(CLONE_NEWPTS) as a command)',
         (y) => y
           .positional('command', { type: 'string', array: true, default: [] as string[], describe: 'the command and its arguments (after --)' })
-          .option('o', { type: 'string', default: '', describe: OPTIONS_HELP })
-          .parserConfiguration({ 'halt-at-non-option': true }),
+          .option('o', { type: 'string', default: '', describe: OPTIONS_HELP }),
         (a) => {
           // Everything after `--` is CMD, options and all (yargs would parse it).
           const dd = argv.indexOf('--');
