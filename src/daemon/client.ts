@@ -17,7 +17,7 @@ export class ClientError extends Error {
   }
 }
 
-const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
+const BIN = path.resolve(__dirname, '../../../bin/ptsfs.js');
 
 /** One connection to the daemon; requests are answered in order. */
 export class DaemonConnection {

@@ -4,38 +4,10 @@
 // and bad input refused with one line. Each test has its own daemon socket.
 import * as fs from 'fs';
 import * as net from 'net';
-import * as path from 'path';
 import t from 'tap';
 import { PYTHON } from '../pts/helpers';
-import { describe, exec, Proc, tempDir, userEnv, type TestLike } from '../pts/programs-helpers';
-import { BIN, forceUnmount, needs } from './helpers';
-
-interface Daemon {
-  readonly dir: string;
-  readonly socket: string;
-  cli(args: string[], opts?: { input?: string; timeoutMs?: number }): ReturnType<typeof exec>;
-  pid(): Promise<number>;
-}
-
-async function ptsfsMounts(under: string): Promise<string[]> {
-  const text = await fs.promises.readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').filter((l) => l.includes(' - fuse.ptsfs ')).map((l) => l.split(' ')[4]!).filter((m) => m.startsWith(under));
-}
-
-/** A daemon of the test's own (a private socket); stopped, killed and its mounts detached at teardown. */
-async function privateDaemon(t: TestLike): Promise<Daemon> {
-  const dir = await tempDir(t, 'ptsfs-daemon-');
-  const socket = path.join(dir, 'run', 'ptsfs.sock');
-  const cli = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) =>
-    exec(t, '/usr/bin/env', ['-u', 'NODE_OPTIONS', BIN, '--socket', socket, ...args], { timeoutMs: 20_000, env: userEnv(), ...opts });
-  const pid = async (): Promise<number> => Number(fs.readFileSync(path.join(dir, 'run', 'ptsfs.lock'), 'utf8'));
-  t.teardown(async () => {
-    await cli(['stop']).catch(() => undefined);
-    try { process.kill(await pid(), 'SIGKILL'); } catch { /* gone */ }
-    for (const m of await ptsfsMounts(dir)) forceUnmount(m);
-  });
-  return { dir, socket, cli, pid };
-}
+import { describe, exec, Proc, userEnv } from '../pts/programs-helpers';
+import { BIN, needs, privateDaemon, ptsfsMounts } from './helpers';
 
 // Holds pty 0 of a mount as a session with a foreground job, as a shell in a
 // container would: setsid, TIOCSCTTY, bytes both ways; then waits for stdin to close.

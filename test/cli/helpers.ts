@@ -2,7 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { MNT_DETACH, umount2 } from '../../src/sys/libc';
-import { exec, type ExecOptions, type Ran, type TestLike, userEnv } from '../pts/programs-helpers';
+import { readMountinfo } from '../../src/sys/mountinfo';
+import { exec, type ExecOptions, type Ran, tempDir, type TestLike, userEnv } from '../pts/programs-helpers';
 
 export const BIN = path.resolve(__dirname, '../../../bin/ptsfs');
 
@@ -34,4 +35,30 @@ export function forceUnmount(dir: string): void {
       return; // EINVAL: nothing (more) mounted there
     }
   }
+}
+
+export interface Daemon {
+  readonly dir: string;
+  readonly socket: string;
+  cli(args: string[], opts?: { input?: string; timeoutMs?: number }): ReturnType<typeof exec>;
+  pid(): Promise<number>;
+}
+
+export async function ptsfsMounts(under: string): Promise<string[]> {
+  return readMountinfo().filter((m) => m.fstype === 'fuse.ptsfs' && m.mountpoint.startsWith(under)).map((m) => m.mountpoint);
+}
+
+/** A daemon of the test's own (a private socket); stopped, killed and its mounts detached at teardown. */
+export async function privateDaemon(t: TestLike): Promise<Daemon> {
+  const dir = await tempDir(t, 'ptsfs-daemon-');
+  const socket = path.join(dir, 'run', 'ptsfs.sock');
+  const cli = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) =>
+    exec(t, '/usr/bin/env', ['-u', 'NODE_OPTIONS', BIN, '--socket', socket, ...args], { timeoutMs: 20_000, env: userEnv(), ...opts });
+  const pid = async (): Promise<number> => Number(fs.readFileSync(path.join(dir, 'run', 'ptsfs.lock'), 'utf8'));
+  t.teardown(async () => {
+    await cli(['stop']).catch(() => undefined);
+    try { process.kill(await pid(), 'SIGKILL'); } catch { /* gone */ }
+    for (const m of await ptsfsMounts(dir)) forceUnmount(m);
+  });
+  return { dir, socket, cli, pid };
 }
