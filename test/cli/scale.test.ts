@@ -92,3 +92,42 @@ t.test(`one daemon serves ${MOUNTS} mounts and ${PTYS} open ptys`, needs, async 
   t.equal(after.mounts.reduce((n, m) => n + m.ptys.length, 0), 0, 'closed by the holder: no pty left open');
   t.equal(ptyMax().nr, nr, 'and the backing ptys are given back to the host');
 });
+
+// Two processes per flooded pty: a writer on the master that never stops,
+// a reader draining the slave; prints once bytes flow.
+const FLOOD = String.raw`
+import os, sys, fcntl, struct
+d = sys.argv[1]
+m = os.open(d + '/ptmx', os.O_RDWR | os.O_NOCTTY)
+fcntl.ioctl(m, 0x40045431, struct.pack('i', 0))  # TIOCSPTLCK
+n = struct.unpack('I', fcntl.ioctl(m, 0x80045430, b'\0' * 4))[0]  # TIOCGPTN
+s = os.open('%s/%d' % (d, n), os.O_RDWR | os.O_NOCTTY)
+if os.fork() == 0:
+    while True:
+        os.read(s, 65536)
+chunk = b'y' * 4095 + b'\n'
+os.write(m, chunk)
+print('flowing', flush=True)
+while True:
+    os.write(m, chunk)
+`;
+
+t.test('a container flooding its ptys does not stall another\'s mounts', needs, async (t) => {
+  const d = await privateDaemon(t);
+  const busy = `${d.dir}/busy`;
+  fs.mkdirSync(busy);
+  t.equal((await d.cli(['mount', '-o', 'ptmxmode=666', busy])).code, 0, 'the busy container\'s mount');
+  const floods = [0, 1, 2, 3].map(() => new Proc(t, 'unshare', ['-p', '-f', '--kill-child', PYTHON, '-c', FLOOD, busy], { timeoutMs: 120_000 }));
+  await Promise.all(floods.map((f) => new Promise<void>((resolve) => {
+    const check = (): void => { if (f.stdout.includes('flowing') || f.exited) resolve(); else setTimeout(check, 50); };
+    check();
+  })));
+  t.ok(floods.every((f) => f.stdout.includes('flowing')), 'four floods are running');
+
+  const loop = `for i in $(seq 20); do mkdir -p ${d.dir}/m/$i; ${BIN} --socket ${d.socket} mount ${d.dir}/m/$i || exit 1; done`;
+  const r = await exec(t, '/usr/bin/env', ['-u', 'NODE_OPTIONS', 'sh', '-c', loop], { timeoutMs: 60_000, env: userEnv() });
+  t.equal(r.code, 0, `meanwhile 20 mounts for other containers: ${describe(r)}`);
+  const echo = await exec(t, PYTHON, ['-c', "import os,pty,sys\nm=os.open(sys.argv[1]+'/ptmx',os.O_RDWR|os.O_NOCTTY)\nimport fcntl,struct\nfcntl.ioctl(m,0x40045431,struct.pack('i',0))\nn=struct.unpack('I',fcntl.ioctl(m,0x80045430,b'\\0'*4))[0]\ns=os.open('%s/%d'%(sys.argv[1],n),os.O_RDWR|os.O_NOCTTY)\nos.write(m,b'hi\\n')\nprint(os.read(s,10))", `${d.dir}/m/20`], { timeoutMs: 30_000 });
+  t.equal(echo.stdout.trim(), "b'hi\\n'", 'and a pty in the last of them answers');
+  t.ok(floods.every((f) => !f.exited), 'the floods were still running throughout');
+});
