@@ -90,7 +90,7 @@ t.test(`one daemon serves ${MOUNTS} mounts and ${PTYS} open ptys`, needs, async 
   await holder.done;
   const after = JSON.parse((await d.cli(['list', '--json'])).stdout) as { mounts: { ptys: unknown[] }[] };
   t.equal(after.mounts.reduce((n, m) => n + m.ptys.length, 0), 0, 'closed by the holder: no pty left open');
-  t.equal(ptyMax().nr, nr, 'and the backing ptys are given back to the host');
+  t.ok(ptyMax().nr <= nr, `and the backing ptys are given back to the host (kernel.pty.nr ${ptyMax().nr}, ${nr} before)`);
 });
 
 // Two processes per flooded pty: a writer on the master that never stops,

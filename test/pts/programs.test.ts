@@ -479,3 +479,62 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
     t.same(seen, Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance', { stderr: k.stderr });
   }
 });
+
+// A session leader blocked reading its terminal when the master closes, ten
+// times over: what its read ends with, and whether SIGHUP came with it.
+const HUP_WHILE_READING = String.raw`
+import errno, fcntl, os, signal, termios, time
+class Hup(Exception):
+    pass
+def on_hup(*_):
+    raise Hup()
+outcomes = set()
+for _ in range(10):
+    m, s = os.openpty()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(m)
+        os.close(r)
+        os.setsid()
+        fcntl.ioctl(s, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGHUP, on_hup)
+        os.write(w, b'x')
+        res = 'read'
+        try:
+            try:
+                os.read(s, 10)
+                res = 'data'
+            except OSError as e:
+                res = errno.errorcode[e.errno]
+            time.sleep(0.3)  # a pending handler runs within this
+            res += ',no-sighup'
+        except Hup:
+            res += '+sighup'
+        os.write(w, res.encode())
+        os._exit(0)
+    os.close(s)
+    os.close(w)
+    os.read(r, 1)
+    time.sleep(0.2)
+    os.close(m)
+    outcomes.add(os.read(r, 100).decode() or 'died')
+    os.waitpid(pid, 0)
+    os.close(r)
+print('outcomes=' + ','.join(sorted(outcomes)))
+`;
+
+t.test('a session leader blocked in read when the master closes: EIO, with SIGHUP pending as it returns', needs, async (t) => {
+  const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5');
+  const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', HUP_WHILE_READING], { pidns: true });
+  t.equal(r.code, 0, describe(r));
+  // pty_close(): TTY_OTHER_CLOSED makes n_tty_read() return EIO before it looks for signals; the hangup's SIGHUP is there as the read returns.
+  t.same(Object.fromEntries(keyValues(r.stdout)), { outcomes: 'EIO+sighup' }, 'every time: EIO, then the SIGHUP handler');
+  const why = await kernelDevptsMissing(t);
+  if (why) {
+    t.comment(`no kernel devpts to compare with: ${why}`);
+    return;
+  }
+  const k = await inContainer(t, kernel, [PYTHON, '-c', HUP_WHILE_READING], { pidns: true });
+  t.same(Object.fromEntries(keyValues(r.stdout)), Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance', { stderr: k.stderr });
+});
