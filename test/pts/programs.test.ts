@@ -440,7 +440,11 @@ if sys.argv[1] == 'jobs':
     print('dev_tty=' + expect('got=typed', 5.0), flush=True)
     os.close(fd)
     _, st = os.waitpid(pid, 0)
-    print('hup=%s' % (os.WIFSIGNALED(st) and os.WTERMSIG(st) == 1), flush=True)
+    # Killed by SIGHUP, or exited on its read's EIO: on a kernel devpts either
+    # happens, since pty_close() wakes the readers before tty_vhangup() sends
+    # SIGHUP (seen under load). That SIGHUP comes is tested below, without bash.
+    hup = (os.WIFSIGNALED(st) and os.WTERMSIG(st) == 1) or os.WIFEXITED(st)
+    print('hup=%s' % ('ended' if hup else 'signal %d' % os.WTERMSIG(st)), flush=True)
     sys.exit(0)
 os.write(fd, b'exit 3\n')
 _, st = os.waitpid(pid, 0)
@@ -465,11 +469,11 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
     '^C interrupts the foreground job, as on a kernel pty');
 
   const expected = { prompt: 'ok', arith: 'ok', background_job: 'ok', fg_is_shell: 'True', fg_is_job: 'True', stopped: 'ok',
-    jobs_lists: 'ok', fg_resumes: 'ok', fg_is_job_again: 'True', fg_interrupted: 'ok', ttou: 'ok', ttin: 'ok', size_before: 'ok', size_after: 'ok', trap_winch: 'ok', noecho: 'ok', dev_tty: 'ok', hup: 'True' };
+    jobs_lists: 'ok', fg_resumes: 'ok', fg_is_job_again: 'True', fg_interrupted: 'ok', ttou: 'ok', ttin: 'ok', size_before: 'ok', size_after: 'ok', trap_winch: 'ok', noecho: 'ok', dev_tty: 'ok', hup: 'ended' };
   for (const pidns of [false, true]) {
     const j = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
     const seen = Object.fromEntries(keyValues(j.stdout));
-    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, fg, SIGTTOU with tostop, SIGTTIN, stty size and trap WINCH after a resize, stty -echo, /dev/tty, SIGHUP on close`, { stderr: j.stderr });
+    t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, fg, SIGTTOU with tostop, SIGTTIN, stty size and trap WINCH after a resize, stty -echo, /dev/tty, the shell ends on close`, { stderr: j.stderr });
     const why = await kernelDevptsMissing(t);
     if (why) {
       t.comment(`no kernel devpts to compare with: ${why}`);
