@@ -31,6 +31,7 @@ export interface MountReport {
   readonly ptys: readonly PtyReport[];
 }
 
+/** `ok` comes first in every answer: src/cli/fast-client.c reads a success as a line starting {"ok":true. */
 export type Response =
   | { readonly ok: true; readonly mountpoint?: string; readonly mounts?: readonly MountReport[]; readonly pid?: number; readonly cleaned?: readonly string[] }
   /** notMine: an umount of something this daemon does not serve (the client may unmount it itself). */
