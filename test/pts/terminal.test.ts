@@ -67,8 +67,29 @@ if pid == 0:
     env = dict(os.environ, TERM='xterm')
     if prog == 'vim':
         os.execvpe('vim', ['vim', '-u', 'NONE', '-i', 'NONE', '-N', '-n'], env)
-    os.execvpe('sh', ['sh', '-c', 'seq 1 200 | less'], env)
+    # less reads a pipe, as in 'seq 1 200 | less', but is this pid itself
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.close(r)
+        os.write(w, ''.join('%d\n' % i for i in range(1, 201)).encode())
+        os._exit(0)
+    os.close(w)
+    os.dup2(r, 0)
+    os.execvpe('less', ['less'], env)
 buf = b''
+# Resize only once the program waits for input: less notices SIGWINCH at once
+# only when it arrives inside read(); one that lands while it is still writing
+# its prompt waits for the next key (less's own race, kernel devpts too).
+def wait_until_reading():
+    end = time.time() + 5.0
+    seen = 0
+    while time.time() < end and seen < 2:
+        try:
+            nr = open('/proc/%d/syscall' % pid).read().split()[0]
+        except (OSError, IndexError):
+            nr = ''
+        seen = seen + 1 if nr in ('0', '7', '23', '270', '271') else 0
+        time.sleep(0.05)
 def expect(s, t=5.0):
     global buf
     end = time.time() + t
@@ -91,6 +112,7 @@ if prog == 'vim':
     print('started=' + expect(b'VIM - Vi IMproved'), flush=True)
     os.write(fd, b'ihello-from-the-master\x1b')
     print('typed=' + expect(b'hello-from-the-master'), flush=True)
+    wait_until_reading()
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
     # the redraw fills the new rows: row 29 exists only after the resize
     print('redrawn=' + expect(b'\x1b[29;1H'), flush=True)
@@ -99,6 +121,7 @@ else:
     print('started=' + expect(b'23\r\n:'), flush=True)
     os.write(fd, b' ')
     print('paged=' + expect(b'46\r\n:'), flush=True)
+    wait_until_reading()
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
     print('redrawn=' + expect(b'\r\n52\r\n:'), flush=True)
     os.write(fd, b'q')
