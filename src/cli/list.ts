@@ -17,7 +17,8 @@ function pids(r: PidReport | null): string {
 function formatMounts(mounts: readonly MountReport[]): string {
   const out: string[] = [];
   for (const m of mounts) {
-    out.push(`${m.mountpoint}  ${m.options}  mounted ${m.mountedAt}${m.leased ? '  (ptsfs run)' : ''}  ${m.ptys.length} open`);
+    const major = m.major === undefined ? '' : `  char major ${m.major}`;
+    out.push(`${m.mountpoint}  ${m.options}${major}  mounted ${m.mountedAt}${m.leased ? '  (ptsfs run)' : ''}  ${m.ptys.length} open`);
     if (m.ptys.length === 0) continue;
     const rows = [['PTY', 'UID', 'SESSION', 'FG', 'COMMAND', 'IN', 'OUT', 'OPENED']];
     for (const t of m.ptys) {

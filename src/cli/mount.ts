@@ -1,7 +1,7 @@
 // `ptsfs mount` and `ptsfs umount`.
 import * as path from 'path';
 import { mountType, unmountFuse } from '../fuse';
-import { mountNamespace, type PtsMount } from '../pts';
+import { mountNamespace, OptionError, type PtsMount } from '../pts';
 import { cleanAfterDeadDaemon, ClientError, connectOrStart, connectRunning, type DaemonPaths } from '../daemon';
 import { isSysError, EINVAL, EPERM } from '../sys/errno';
 import { options, requireDirectory, say, sayCleaned, UsageError } from './usage';
@@ -43,9 +43,10 @@ export async function foregroundCommand(dir: string, optionText: string): Promis
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
     if (isSysError(err)) throw new UsageError(`mount ${dir}: ${err.message}`);
+    if (err instanceof OptionError) throw new UsageError(`mount ${dir}: ${err.message}`);
     throw err;
   }
-  say(`serving ${dir}`);
+  say(`serving ${dir}: ${m.entriesWhy}`);
   if (stopping) void m.stop();
   await m.closed;
   process.removeListener('SIGINT', stop);

@@ -92,16 +92,17 @@ export class Daemon {
     } catch (err) {
       if (mountpoint === null) removeDir(dir);
       if (isSysError(err)) throw new Refused(`mount ${dir}: ${err.message}`);
+      if (err instanceof OptionError) throw new Refused(err.message);
       throw err;
     } finally {
       this.pending.delete(dir);
     }
-    const s: Served = { mount, options: formatOptions(options), mountedAt: new Date(), mountId: topMount(dir)?.id ?? -1, leased };
+    const s: Served = { mount, options: formatOptions(mount.namespace.options), mountedAt: new Date(), mountId: topMount(dir)?.id ?? -1, leased };
     this.served.set(dir, s);
     this.save();
     // However it ends (our umount, `umount DIR` from outside), forget it.
     void mount.closed.then(() => this.forget(dir, s));
-    this.log(`mounted ${dir} (${s.options})${leased ? ' for ptsfs run' : ''}`);
+    this.log(`mounted ${dir} (${s.options}; ${mount.entriesWhy})${leased ? ' for ptsfs run' : ''}`);
     return dir;
   }
 
@@ -126,6 +127,7 @@ export class Daemon {
     return [...this.served].map(([mountpoint, s]) => ({
       mountpoint,
       options: s.options,
+      ...(s.mount.namespace.major === undefined ? {} : { major: s.mount.namespace.major }),
       mountedAt: s.mountedAt.toISOString(),
       leased: s.leased,
       ptys: [...s.mount.namespace.ptys.values()].sort((a, b) => a.index - b.index).map(ptyReport),

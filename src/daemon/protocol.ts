@@ -26,6 +26,8 @@ export interface MountReport {
   readonly mountpoint: string;
   /** As /proc/mounts shows a devpts mount's options. */
   readonly options: string;
+  /** entries=chr: the char major of its devices, which a container's device cgroup must allow (c MAJOR:* rwm). */
+  readonly major?: number;
   readonly mountedAt: string;
   readonly leased: boolean;
   readonly ptys: readonly PtyReport[];

@@ -59,6 +59,8 @@ export enum Opcode {
   SYNCFS = 50,
   TMPFILE = 51,
   STATX = 52,
+  /** The first request on /dev/cuse: the server answers with the device to create (fs/fuse/cuse.c). */
+  CUSE_INIT = 4096,
 }
 
 export enum NotifyCode {
@@ -115,6 +117,14 @@ export const FUSE_IOCTL_UNRESTRICTED = 1 << 1;
 export const FUSE_IOCTL_RETRY = 1 << 2;
 export const FUSE_IOCTL_32BIT = 1 << 3;
 export const FUSE_IOCTL_DIR = 1 << 4;
+
+/** Most iovecs an ioctl retry may ask for, in and out together. */
+export const FUSE_IOCTL_MAX_IOV = 256;
+
+/** cuse_init_out.flags: ioctls arrive unrestricted (FUSE_IOCTL_UNRESTRICTED), so the server can ask for any memory. */
+export const CUSE_UNRESTRICTED_IOCTL = 1 << 0;
+/** Bytes of "KEY=value\0" device info a CUSE_INIT reply may carry (fs/fuse/cuse.c). */
+export const CUSE_INIT_INFO_MAX = 4096;
 
 /** fuse_poll_in.flags: the kernel wants a FUSE_NOTIFY_POLL when readiness changes. */
 export const FUSE_POLL_SCHEDULE_NOTIFY = 1 << 0;

@@ -40,6 +40,7 @@ const none = null;
 
 export const OPS = [
   op(Opcode.INIT, 'init', s.initIn, 'none', s.initOut),
+  op(Opcode.CUSE_INIT, 'cuseInit', s.cuseInitIn, 'none', s.cuseInitOut),
   op(Opcode.DESTROY, 'destroy', none, 'none', 'empty'),
   op(Opcode.INTERRUPT, 'interrupt', s.interruptIn, 'none', 'none'),
   op(Opcode.LOOKUP, 'lookup', none, 'name', s.entryOut),

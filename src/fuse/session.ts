@@ -13,13 +13,15 @@ import { EINTR, ENOSYS, EIO, EPROTO } from '../sys/errno';
 import { tryRead } from '../sys/libc';
 import { watchFd } from '../sys/watch';
 import {
-  FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
+  CUSE_INIT_INFO_MAX, CUSE_UNRESTRICTED_IOCTL, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER,
+  InitFlag, NotifyCode, Opcode,
 } from './abi';
 import { decodeRequest, encodeOutHeader, type Decoded, type ForgetOne, type InHeader } from './codec';
 import { type AnyOp, type OpSpec } from './opcodes';
 import { readU64, type Struct } from './struct';
 import {
-  initOut, notifyInvalEntryOut, notifyInvalInodeOut, notifyPollWakeupOut, outHeader, type ValueOf, initIn,
+  cuseInitIn, cuseInitOut, initOut, notifyInvalEntryOut, notifyInvalInodeOut, notifyPollWakeupOut, outHeader,
+  type ValueOf, initIn,
 } from './structs';
 
 /** Largest WRITE payload we accept; 64 KiB pty writes then arrive whole. */
@@ -46,7 +48,8 @@ export class Request<A extends object = object, R extends object = object> {
   private interruptHook: (() => void) | undefined;
 
   constructor(
-    private readonly session: Session,
+    /** The connection that carried it (a namespace may serve several: its mount and its CUSE devices). */
+    readonly session: Session,
     private readonly op: AnyOp,
     readonly header: InHeader,
     readonly arg: A,
@@ -129,7 +132,7 @@ type ReplyOf<O> = O extends OpSpec<string, object, infer R> ? R : never;
 /** The request type a handler of op O receives. */
 export type RequestOf<O> = Request<ArgOf<O>, ReplyOf<O>>;
 
-type SessionOps = 'init' | 'interrupt';
+type SessionOps = 'init' | 'cuseInit' | 'interrupt';
 /** A filesystem: one optional method per opcode; missing methods answer ENOSYS. */
 export type Handlers = {
   [O in AnyOp as O['method'] extends SessionOps ? never : O['method']]?: (req: RequestOf<O>) => void;
@@ -142,6 +145,17 @@ export interface ConnInfo {
   readonly minor: number;
   readonly flags: number;
 }
+
+/** The character device a /dev/cuse session asks the kernel for in its CUSE_INIT reply. */
+export interface CuseDevice {
+  /** DEVNAME: /sys/class/cuse/NAME, and /dev/NAME on devtmpfs ('!' or '/' make subdirectories). */
+  readonly name: string;
+  readonly major: number;
+  readonly minor: number;
+}
+
+/** The oldest protocol we speak: kernels before 5.9 lack what we rely on. */
+const MIN_KERNEL_MINOR = 31;
 
 /** The flags we ask for in INIT, when the kernel offers them. */
 const WANTED_INIT_FLAGS =
@@ -159,7 +173,11 @@ export class Session {
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (e: Error | undefined) => void;
 
-  constructor(readonly fd: number, private readonly handlers: Handlers) {
+  /**
+   * @param fd a /dev/fuse connection, or a /dev/cuse one when `cuse` names
+   *   the device to create (then CUSE_INIT, not INIT, starts the session)
+   */
+  constructor(readonly fd: number, private readonly handlers: Handlers, readonly cuse?: CuseDevice) {
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -182,6 +200,9 @@ export class Session {
   }
 
   get info(): ConnInfo | undefined { return this.conn; }
+
+  /** notifyPoll as a value that stays the same for the life of the session (pollers are kept by it). */
+  readonly wakePoller = (kh: number): void => this.notifyPoll(kh);
   get isOpen(): boolean { return !this.isClosed; }
 
   /** Ends the connection from our side: the kernel aborts it (callers see ENOTCONN). */
@@ -248,7 +269,9 @@ export class Session {
       this.sendError(header.unique, -ENOSYS);
       return;
     }
-    if (op.opcode === Opcode.INIT) return this.init(header, d.arg as ValueOf<typeof initIn>);
+    if (op.opcode === Opcode.INIT && !this.cuse) return this.init(header, d.arg as ValueOf<typeof initIn>);
+    if (op.opcode === Opcode.CUSE_INIT && this.cuse) return this.cuseInit(header, d.arg as ValueOf<typeof cuseInitIn>, this.cuse);
+    if (op.opcode === Opcode.INIT || op.opcode === Opcode.CUSE_INIT) return this.refuse(header, `${op.method} on the wrong device`);
     if (op.opcode === Opcode.INTERRUPT) return this.interrupt((d.arg as { unique: number }).unique);
     const req = new Request(this, op, header, d.arg ?? {}, d.name, d.name2, d.data, d.forgets);
     const handler = (this.handlers as Record<string, ((r: Request) => void) | undefined>)[op.method];
@@ -280,12 +303,15 @@ export class Session {
     }
   }
 
+  /** Answers so that the mount (or device creation) fails cleanly. */
+  private refuse(header: InHeader, why: string): void {
+    this.sendError(header.unique, -EPROTO);
+    this.rejectReady(new Error(why));
+  }
+
   private init(header: InHeader, arg: ValueOf<typeof initIn>): void {
-    if (arg.major !== FUSE_KERNEL_VERSION || arg.minor < 31) {
-      // Kernels before 5.9 lack what we rely on; answer so that mount fails cleanly.
-      this.sendError(header.unique, -EPROTO);
-      this.rejectReady(new Error(`unsupported FUSE protocol ${arg.major}.${arg.minor}`));
-      return;
+    if (arg.major !== FUSE_KERNEL_VERSION || arg.minor < MIN_KERNEL_MINOR) {
+      return this.refuse(header, `unsupported FUSE protocol ${arg.major}.${arg.minor}`);
     }
     const flags = arg.flags & WANTED_INIT_FLAGS;
     this.conn = { major: FUSE_KERNEL_VERSION, minor: Math.min(arg.minor, FUSE_KERNEL_MINOR_VERSION), flags };
@@ -302,6 +328,31 @@ export class Session {
       map_alignment: 0,
       flags2: 0,
     });
+    this.resolveReady(this.conn);
+  }
+
+  /**
+   * CUSE_INIT: the reply names the device; the kernel creates it while
+   * taking this write (cuse_process_init_reply), or aborts the connection
+   * if the number or the name is taken.
+   */
+  private cuseInit(header: InHeader, arg: ValueOf<typeof cuseInitIn>, dev: CuseDevice): void {
+    if (arg.major !== FUSE_KERNEL_VERSION || arg.minor < MIN_KERNEL_MINOR) {
+      return this.refuse(header, `unsupported CUSE protocol ${arg.major}.${arg.minor}`);
+    }
+    const info = Buffer.from(`DEVNAME=${dev.name}\0`);
+    if (info.length > CUSE_INIT_INFO_MAX) return this.refuse(header, `CUSE device name too long: ${dev.name}`);
+    const flags = arg.flags & CUSE_UNRESTRICTED_IOCTL;
+    this.conn = { major: FUSE_KERNEL_VERSION, minor: Math.min(arg.minor, FUSE_KERNEL_MINOR_VERSION), flags };
+    this.sendStruct(header.unique, cuseInitOut, {
+      major: FUSE_KERNEL_VERSION,
+      minor: FUSE_KERNEL_MINOR_VERSION,
+      flags,
+      max_read: MAX_WRITE,
+      max_write: MAX_WRITE,
+      dev_major: dev.major,
+      dev_minor: dev.minor,
+    }, info);
     this.resolveReady(this.conn);
   }
 

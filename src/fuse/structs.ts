@@ -32,6 +32,12 @@ export const initOut = struct('fuse_init_out', {
   max_pages: 'u16', map_alignment: 'u16', flags2: 'u32', unused: pad(28),
 });
 
+export const cuseInitIn = struct('cuse_init_in', { major: 'u32', minor: 'u32', unused: pad(4), flags: 'u32' });
+export const cuseInitOut = struct('cuse_init_out', {
+  major: 'u32', minor: 'u32', unused: pad(4), flags: 'u32', max_read: 'u32', max_write: 'u32',
+  dev_major: 'u32', dev_minor: 'u32', spare: pad(40),
+});
+
 export const forgetIn = struct('fuse_forget_in', { nlookup: 'u64' });
 export const forgetOne = struct('fuse_forget_one', { nodeid: 'u64', nlookup: 'u64' });
 export const batchForgetIn = struct('fuse_batch_forget_in', { count: 'u32', dummy: pad(4) });
@@ -73,6 +79,8 @@ export const ioctlIn = struct('fuse_ioctl_in', {
   fh: 'u64', flags: 'u32', cmd: 'u32', arg: 'u64', in_size: 'u32', out_size: 'u32',
 });
 export const ioctlOut = struct('fuse_ioctl_out', { result: 'i32', flags: 'u32', in_iovs: 'u32', out_iovs: 'u32' });
+/** What an ioctl retry asks the kernel to copy: one range of the caller's memory. */
+export const ioctlIovec = struct('fuse_ioctl_iovec', { base: 'u64', len: 'u64' });
 export const pollIn = struct('fuse_poll_in', { fh: 'u64', kh: 'u64', flags: 'u32', events: 'u32' });
 export const pollOut = struct('fuse_poll_out', { revents: 'u32', padding: pad(4) });
 export const dirent = struct('fuse_dirent', { ino: 'u64', off: 'u64', namelen: 'u32', type: 'u32' });

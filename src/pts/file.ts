@@ -2,14 +2,14 @@
 // requests to it by file handle. The adapters below are the only place
 // where a FUSE request becomes a port of the emulation (port.ts).
 import type { Req } from '../fuse';
-import type { ReadPort, WritePort } from './port';
+import type { PollWaker, ReadPort, WritePort } from './port';
 
 export interface PtsFile {
   read(port: ReadPort, nonblock: boolean, caller: number): void;
   write(port: WritePort, nonblock: boolean, caller: number): void;
   ioctl(req: Req<'ioctl'>): void;
-  /** Current poll events; registers kh for a wakeup when they change. */
-  poll(kh: number | undefined): number;
+  /** Current poll events; registers kh for a wakeup through `waker` when they change. */
+  poll(kh: number | undefined, waker: PollWaker): number;
   release(): void;
 }
 

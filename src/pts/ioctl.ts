@@ -10,16 +10,24 @@
 // pty, so its n_tty really applies them; like tty_mode_ioctl(), the master
 // side acts on the replica's termios.
 //
+// On a CUSE device (entries=chr) ioctls arrive unrestricted: nothing is
+// copied for us, but we may answer FUSE_IOCTL_RETRY with the ranges we
+// need and the kernel copies them, in and out, with the caller's own
+// rights (fs/fuse/ioctl.c fuse_do_ioctl). Each row says what memory at arg
+// its command uses, so both transports serve the same handlers.
+//
 // A handler throws SysError for any failure; ttyIoctl() turns it into the
 // reply, in one place.
 import * as fs from 'fs';
 import { EFAULT, EINTR, EINVAL, EIO, ENOTTY, EPERM, ESRCH, isSysError, SysError } from '../sys/errno';
 import { callerMemory } from '../sys/callermem';
+import { IOC_READ, IOC_WRITE, iocDir, iocSize } from '../sys/ioc';
 import { ioctlBuffer, ioctlValue } from '../sys/libc';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
 import { sessionOf } from '../sys/proc';
 import * as tty from '../sys/tty';
-import type { Req } from '../fuse';
+import { FUSE_IOCTL_RETRY, FUSE_IOCTL_UNRESTRICTED, structs, type Req } from '../fuse';
+import { encodeDev } from './chrdev';
 import { Pinned } from './ctty';
 import { Caller } from './jobs';
 import type { PtySide } from './side';
@@ -64,8 +72,14 @@ function int(value: number): Buffer {
 /** One ioctl being served: its request, file and (read on first use) caller. */
 class Call {
   private callerCache: Caller | undefined;
+  /** Unrestricted (CUSE): what the kernel copied in for us, and what it is to copy out. */
+  private readonly copiedIn: Buffer | undefined;
+  private copyOut: Buffer | undefined;
 
-  constructor(readonly req: IoctlReq, readonly file: TtyFile) {}
+  constructor(readonly req: IoctlReq, readonly file: TtyFile) {
+    // The request's bytes live only until the handler returns; a handler may wait first.
+    if (unrestricted(req)) this.copiedIn = Buffer.from(req.data ?? EMPTY);
+  }
 
   get term(): Terminal { return this.file.term; }
   get onMaster(): boolean { return this.file.side === 'master'; }
@@ -101,12 +115,20 @@ class Call {
   }
 
   async fromCaller(length: number): Promise<Buffer> {
+    if (this.copiedIn) {
+      if (this.copiedIn.length < length) fail(EFAULT);
+      return this.copiedIn.subarray(0, length);
+    }
     const b = await callerMemory.read(this.req.pid, this.pointer(), length);
     this.stillWanted();
     return b;
   }
 
   async toCaller(data: Buffer): Promise<void> {
+    if (this.copiedIn) {
+      this.copyOut = data;
+      return;
+    }
     await callerMemory.write(this.req.pid, this.pointer(), data);
     this.stillWanted();
   }
@@ -123,16 +145,64 @@ class Call {
 
   /** Success; `out` is the data of an _IOR command. */
   ok(out?: Buffer): void {
-    this.req.reply({ result: 0, flags: 0, in_iovs: 0, out_iovs: 0 }, out);
+    this.req.reply({ result: 0, flags: 0, in_iovs: 0, out_iovs: 0 }, out ?? this.copyOut);
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function unrestricted(req: IoctlReq): boolean {
+  return (req.arg.flags & FUSE_IOCTL_UNRESTRICTED) !== 0;
+}
+
+/** Bytes at arg a command reads (in) and writes (out). */
+interface ArgMemory {
+  readonly in?: number;
+  readonly out?: number;
+}
+
+const INT_IN: ArgMemory = { in: INT_SIZE };
+const INT_OUT: ArgMemory = { out: INT_SIZE };
+const VALUE: ArgMemory = {};
+
+/** What the row says, else what the _IOC encoding says (as the kernel's restricted ioctls assume). */
+function argMemory(cmd: number, row: Row): ArgMemory {
+  if (row.mem) return row.mem;
+  const dir = iocDir(cmd);
+  const size = iocSize(cmd);
+  return { in: dir & IOC_WRITE ? size : undefined, out: dir & IOC_READ ? size : undefined };
+}
+
+/**
+ * An unrestricted ioctl comes first with nothing copied: ask for the
+ * ranges at arg the command uses, and the kernel sends it again with them.
+ * Returns whether it asked.
+ */
+function askForMemory(req: IoctlReq, mem: ArgMemory): boolean {
+  const { in_size: inSize, out_size: outSize, arg } = req.arg;
+  if ((mem.in ?? 0) <= inSize && (mem.out ?? 0) <= outSize) return false;
+  // A u64 beyond 2^53 decodes inexactly: no address of ours to ask for.
+  if (!Number.isSafeInteger(arg)) fail(EFAULT);
+  const iovs: Buffer[] = [];
+  if (mem.in) iovs.push(structs.ioctlIovec.pack({ base: arg, len: mem.in }));
+  if (mem.out) iovs.push(structs.ioctlIovec.pack({ base: arg, len: mem.out }));
+  req.reply({ result: 0, flags: FUSE_IOCTL_RETRY, in_iovs: mem.in ? 1 : 0, out_iovs: mem.out ? 1 : 0 }, Buffer.concat(iovs));
+  return true;
 }
 
 interface Row {
   /** pty_unix98_ioctl(): on a replica these are ENOTTY. */
   readonly masterOnly?: boolean;
+  /** Memory at arg; default: as the _IOC encoding says (legacy commands must say). */
+  readonly mem?: ArgMemory;
   /** Throws SysError, or rejects with it once it has waited for caller memory. */
   readonly serve: (c: Call) => void | Promise<void>;
 }
+
+const TERMIOS_IN: ArgMemory = { in: tty.KERNEL_TERMIOS_SIZE };
+const TERMIOS_OUT: ArgMemory = { out: tty.KERNEL_TERMIOS_SIZE };
+const TERMIO_IN: ArgMemory = { in: tty.TERMIO_SIZE };
+const TERMIO_OUT: ArgMemory = { out: tty.TERMIO_SIZE };
 
 const IOCTLS = new Map<number, Row>([
   // --- pty.c, the master's own ---
@@ -142,62 +212,65 @@ const IOCTLS = new Map<number, Row>([
   // It would return a new fd in the caller, which a FUSE reply cannot carry;
   // glibc's openpty then falls back to ptsname() + open().
   [tty.TIOCGPTPEER, { masterOnly: true, serve: () => fail(ENOTTY) }],
-  [tty.TIOCPKT, { masterOnly: true, serve: setPacket }],
+  [tty.TIOCPKT, { masterOnly: true, mem: INT_IN, serve: setPacket }],
   [tty.TIOCGPKT, { masterOnly: true, serve: (c) => c.ok(backingInt(c.term.master.fd, tty.TIOCGPKT)) }],
   // Reaches us only when the signal number happens to be a readable address.
-  [tty.TIOCSIG, { masterOnly: true, serve: signalForeground }],
+  // On a CUSE device, where nothing is copied unasked, it works as on devpts.
+  [tty.TIOCSIG, { masterOnly: true, mem: VALUE, serve: signalForeground }],
 
   // --- termios and window size (tty_mode_ioctl, tiocswinsz) ---
-  [tty.TCGETS, { serve: (c) => backingOut(c, tty.TCGETS, tty.KERNEL_TERMIOS_SIZE) }],
-  [tty.TCSETS, { serve: (c) => setTermios(c, false, termiosIn) }],
-  [tty.TCSETSW, { serve: (c) => setTermios(c, false, termiosIn) }],
-  [tty.TCSETSF, { serve: (c) => setTermios(c, true, termiosIn) }],
+  [tty.TCGETS, { mem: TERMIOS_OUT, serve: (c) => backingOut(c, tty.TCGETS, tty.KERNEL_TERMIOS_SIZE) }],
+  [tty.TCSETS, { mem: TERMIOS_IN, serve: (c) => setTermios(c, false, termiosIn) }],
+  [tty.TCSETSW, { mem: TERMIOS_IN, serve: (c) => setTermios(c, false, termiosIn) }],
+  [tty.TCSETSF, { mem: TERMIOS_IN, serve: (c) => setTermios(c, true, termiosIn) }],
   [tty.TCGETS2, { serve: (c) => c.ok(tty.getTermios2(c.term.slave.fd)) }],
   [tty.TCSETS2, { serve: (c) => setTermios(c, false, termios2In) }],
   [tty.TCSETSW2, { serve: (c) => setTermios(c, false, termios2In) }],
   [tty.TCSETSF2, { serve: (c) => setTermios(c, true, termios2In) }],
   // The SysV termio, the soft carrier (CLOCAL) and the locked termios: all
   // kept by the backing replica, as the termios is.
-  [tty.TCGETA, { serve: (c) => backingOut(c, tty.TCGETA, tty.TERMIO_SIZE) }],
-  [tty.TCSETA, { serve: (c) => setTermios(c, false, termioIn) }],
-  [tty.TCSETAW, { serve: (c) => setTermios(c, false, termioIn) }],
-  [tty.TCSETAF, { serve: (c) => setTermios(c, true, termioIn) }],
-  [tty.TIOCGSOFTCAR, { serve: (c) => backingOut(c, tty.TIOCGSOFTCAR, INT_SIZE) }],
-  [tty.TIOCSSOFTCAR, { serve: setSoftCarrier }],
-  [tty.TIOCGLCKTRMIOS, { serve: (c) => backingOut(c, tty.TIOCGLCKTRMIOS, tty.KERNEL_TERMIOS_SIZE) }],
-  [tty.TIOCSLCKTRMIOS, { serve: setLockedTermios }],
-  [tty.TIOCGWINSZ, { serve: (c) => backingOut(c, tty.TIOCGWINSZ, tty.WINSIZE_SIZE) }],
-  [tty.TIOCSWINSZ, { serve: setWinsize }],
+  [tty.TCGETA, { mem: TERMIO_OUT, serve: (c) => backingOut(c, tty.TCGETA, tty.TERMIO_SIZE) }],
+  [tty.TCSETA, { mem: TERMIO_IN, serve: (c) => setTermios(c, false, termioIn) }],
+  [tty.TCSETAW, { mem: TERMIO_IN, serve: (c) => setTermios(c, false, termioIn) }],
+  [tty.TCSETAF, { mem: TERMIO_IN, serve: (c) => setTermios(c, true, termioIn) }],
+  [tty.TIOCGSOFTCAR, { mem: INT_OUT, serve: (c) => backingOut(c, tty.TIOCGSOFTCAR, INT_SIZE) }],
+  [tty.TIOCSSOFTCAR, { mem: INT_IN, serve: setSoftCarrier }],
+  [tty.TIOCGLCKTRMIOS, { mem: TERMIOS_OUT, serve: (c) => backingOut(c, tty.TIOCGLCKTRMIOS, tty.KERNEL_TERMIOS_SIZE) }],
+  [tty.TIOCSLCKTRMIOS, { mem: TERMIOS_IN, serve: setLockedTermios }],
+  [tty.TIOCGWINSZ, { mem: { out: tty.WINSIZE_SIZE }, serve: (c) => backingOut(c, tty.TIOCGWINSZ, tty.WINSIZE_SIZE) }],
+  [tty.TIOCSWINSZ, { mem: { in: tty.WINSIZE_SIZE }, serve: setWinsize }],
 
   // --- n_tty_ioctl(), n_tty_ioctl_helper() ---
-  [tty.TCFLSH, { serve: flush }],
-  [tty.TCXONC, { serve: flowControl }],
-  [tty.TIOCOUTQ, { serve: (c) => c.toCaller(backingInt(c.own.fd, tty.TIOCOUTQ)).then(() => c.ok()) }],
+  [tty.TCFLSH, { mem: VALUE, serve: flush }],
+  [tty.TCXONC, { mem: VALUE, serve: flowControl }],
+  [tty.TIOCOUTQ, { mem: INT_OUT, serve: (c) => c.toCaller(backingInt(c.own.fd, tty.TIOCOUTQ)).then(() => c.ok()) }],
+  // A FUSE regular file never sees it (the VFS answers from i_size); a CUSE device does.
+  [tty.FIONREAD, { mem: INT_OUT, serve: (c) => c.toCaller(int(c.own.input.queued + backingInt(c.own.fd, tty.FIONREAD).readInt32LE(0))).then(() => c.ok()) }],
 
   // --- tty_ioctl() ---
   // Breaks: a pty has no line to send them on; the backing pty answers as
   // one (it waits for no output: a pty has no chars_in_buffer).
-  [tty.TCSBRK, { serve: breakCtl }],
-  [tty.TCSBRKP, { serve: breakCtl }],
-  [tty.TIOCSBRK, { serve: breakCtl }],
-  [tty.TIOCCBRK, { serve: breakCtl }],
-  [tty.TIOCGETD, { serve: (c) => c.toCaller(int(N_TTY)).then(() => c.ok()) }],
-  [tty.TIOCSETD, { serve: setLineDiscipline }],
-  [tty.TIOCSTI, { serve: simulateInput }],
-  [tty.TIOCEXCL, { serve: (c) => { c.own.exclusive = true; c.ok(); } }],
-  [tty.TIOCNXCL, { serve: (c) => { c.own.exclusive = false; c.ok(); } }],
+  [tty.TCSBRK, { mem: VALUE, serve: breakCtl }],
+  [tty.TCSBRKP, { mem: VALUE, serve: breakCtl }],
+  [tty.TIOCSBRK, { mem: VALUE, serve: breakCtl }],
+  [tty.TIOCCBRK, { mem: VALUE, serve: breakCtl }],
+  [tty.TIOCGETD, { mem: INT_OUT, serve: (c) => c.toCaller(int(N_TTY)).then(() => c.ok()) }],
+  [tty.TIOCSETD, { mem: INT_IN, serve: setLineDiscipline }],
+  [tty.TIOCSTI, { mem: { in: 1 }, serve: simulateInput }],
+  [tty.TIOCEXCL, { mem: VALUE, serve: (c) => { c.own.exclusive = true; c.ok(); } }],
+  [tty.TIOCNXCL, { mem: VALUE, serve: (c) => { c.own.exclusive = false; c.ok(); } }],
   [tty.TIOCGEXCL, { serve: (c) => c.ok(int(c.own.exclusive ? 1 : 0)) }],
-  [tty.TIOCGDEV, { serve: (c) => c.ok(int(encodeDev(PTY_SLAVE_MAJOR, c.term.index))) }],
-  [tty.TIOCVHANGUP, { serve: vhangup }],
+  [tty.TIOCGDEV, { serve: (c) => c.ok(int(c.term.device ? encodeDev(c.term.device.major, c.term.device.minor) : encodeDev(PTY_SLAVE_MAJOR, c.term.index))) }],
+  [tty.TIOCVHANGUP, { mem: VALUE, serve: vhangup }],
   // Redirecting the host's console to a container's pty is not ours to do.
-  [tty.TIOCCONS, { serve: (c) => fail(c.onMaster ? EINVAL : EPERM) }],
+  [tty.TIOCCONS, { mem: VALUE, serve: (c) => fail(c.onMaster ? EINVAL : EPERM) }],
 
   // --- tty_jobctrl.c ---
-  [tty.TIOCSCTTY, { serve: (c) => { c.term.takeCtty(c.caller, c.arg === 1, c.file.readable); c.ok(); } }],
-  [tty.TIOCNOTTY, { serve: detachCtty }],
-  [tty.TIOCGPGRP, { serve: getForeground }],
-  [tty.TIOCSPGRP, { serve: setForeground }],
-  [tty.TIOCGSID, { serve: getSession }],
+  [tty.TIOCSCTTY, { mem: VALUE, serve: (c) => { c.term.takeCtty(c.caller, c.arg === 1, c.file.readable); c.ok(); } }],
+  [tty.TIOCNOTTY, { mem: VALUE, serve: detachCtty }],
+  [tty.TIOCGPGRP, { mem: INT_OUT, serve: getForeground }],
+  [tty.TIOCSPGRP, { mem: INT_IN, serve: setForeground }],
+  [tty.TIOCGSID, { mem: INT_OUT, serve: getSession }],
 ]);
 
 /** Serves one ioctl on `file`. */
@@ -209,6 +282,7 @@ export function ttyIoctl(req: IoctlReq, file: TtyFile): void {
   if (!row || (row.masterOnly && file.side !== 'master')) return req.error(ENOTTY);
   let pending: void | Promise<void>;
   try {
+    if (unrestricted(req) && askForMemory(req, argMemory(cmd, row))) return;
     pending = row.serve(new Call(req, file));
   } catch (err) {
     if (!isSysError(err)) throw err;
@@ -229,10 +303,6 @@ function backingInt(fd: number, cmd: number): Buffer {
   return out;
 }
 
-/** new_encode_dev() */
-function encodeDev(major: number, minor: number): number {
-  return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
-}
 
 /** TIOCPKT: the backing master keeps the packet status (STOP, START, FLUSH*), we cut reads by it. */
 async function setPacket(c: Call): Promise<void> {

@@ -5,7 +5,7 @@ import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../sys/poll';
 import type { Req } from '../fuse';
 import { HUNG_UP_EVENTS, ttyIoctl, type TtyFile } from './ioctl';
 import type { PtsFile } from './file';
-import type { ReadPort, WritePort } from './port';
+import type { PollWaker, ReadPort, WritePort } from './port';
 import type { Terminal } from './terminal';
 
 type Traffic = Terminal['traffic'];
@@ -60,10 +60,10 @@ export class MasterFile implements PtsFile, TtyFile {
   }
 
   /** n_tty_poll(): HUP once the replicas are gone, IN with output pending, OUT with room. */
-  poll(kh: number | undefined): number {
+  poll(kh: number | undefined, waker: PollWaker): number {
     if (this.hungUp) return HUNG_UP_EVENTS;
     const t = this.term;
-    if (kh !== undefined) t.master.addPoller(kh);
+    if (kh !== undefined) t.master.addPoller(kh, waker);
     t.master.input.start();
     let events = 0;
     if (t.master.input.readable) events |= POLLIN | POLLRDNORM;

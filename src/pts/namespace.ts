@@ -2,18 +2,24 @@
 // devpts instance (fs/devpts/inode.c): root (ino 1), ptmx (ino 2), entry N
 // (ino N+3), plus `tty`. A plain object, so that one process can serve many.
 //
+// With entries=chr the nodes are character devices: ptmx, tty and each pty
+// N are CUSE devices (chrdev.ts) whose numbers the nodes carry, so the
+// kernel opens the device and its requests come over that device's own
+// connection; the same open files serve them, by file handle.
+//
 // st_ino follows devpts, but FUSE nodeids do not: each pty gets a nodeid of
 // its own, never reused, so that a request through a stale inode (an O_PATH
 // fd kept on a freed entry N) cannot reach the next pty that takes index N.
 import * as fs from 'fs';
 import {
-  DT_DIR, DT_REG, encodeDirent, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO, FOPEN_NONSEEKABLE,
+  DT_CHR, DT_DIR, DT_REG, encodeDirent, S_IFCHR, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO, FOPEN_NONSEEKABLE,
   FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_STREAM, FUSE_POLL_SCHEDULE_NOTIFY, FUSE_READ_LOCKOWNER, FUSE_ROOT_ID,
-  S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req, type Session,
+  S_IFDIR, S_IFREG, type Attr, type EntryOut, type Handlers, type Req,
 } from '../fuse';
 import { isDaemonTask } from '../sys/callermem';
 import { EIO, EISDIR, ENOENT, ENOSPC, ENOTTY, ENXIO, EBUSY, isSysError } from '../sys/errno';
 import { hostHasRoom } from './budget';
+import { encodeDev, type ChrDevice, type ChrDevices } from './chrdev';
 import { cttyOfSession } from './ctty';
 import { FuseRead, FuseWrite } from './file';
 import { Caller } from './jobs';
@@ -82,6 +88,21 @@ interface Node {
   readonly attrs: EntryAttrs;
   readonly timeout: number;
   readonly generation: number;
+  /** st_rdev, new_encode_dev()d; 0 for regular files. */
+  readonly rdev: number;
+}
+
+/** A chr namespace's own devices; each pty has one more (Terminal.device). */
+interface ChrNodes {
+  readonly devices: ChrDevices;
+  /** DEVNAME prefix of this namespace's devices. */
+  readonly prefix: string;
+  readonly ptmx: ChrDevice;
+  readonly tty: ChrDevice;
+}
+
+function rdevOf(d: ChrDevice | undefined): number {
+  return d ? encodeDev(d.major, d.minor) : 0;
 }
 
 export interface NamespaceDeps {
@@ -90,7 +111,6 @@ export interface NamespaceDeps {
 }
 
 export class PtsNamespace implements Handlers {
-  private session: Session | undefined;
   private readonly terminals = new Map<number, Terminal>();
   /** The same ptys by nodeid. */
   private readonly byNodeid = new Map<number, Terminal>();
@@ -103,6 +123,7 @@ export class PtsNamespace implements Handlers {
   private readonly ptmx: EntryAttrs;
   private readonly tty: EntryAttrs;
   private readonly openPty: () => BackingPty;
+  private chr: ChrNodes | undefined;
 
   constructor(readonly options: PtsOptions, deps: NamespaceDeps = {}) {
     this.indexes = new IndexAllocator(options.max);
@@ -115,9 +136,41 @@ export class PtsNamespace implements Handlers {
     this.tty = { uid, gid, mode: 0o666, ctime: this.mounted };
   }
 
-  /** The FUSE session serving this namespace (needed for poll wakeups). */
-  attach(session: Session): void {
-    this.session = session;
+  /** The mode the entries have (the options say chr or file once mounted). */
+  get entries(): 'chr' | 'file' {
+    return this.chr ? 'chr' : 'file';
+  }
+
+  /** The char major of this namespace's devices, for the device cgroup rule. */
+  get major(): number | undefined {
+    return this.chr?.devices.major;
+  }
+
+  /** entries=chr: makes this namespace's ptmx and tty devices, before the mount shows them. */
+  async makeDevices(devices: ChrDevices): Promise<void> {
+    const prefix = devices.namespacePrefix();
+    const ptmx = await devices.create(`${prefix}ptmx`, this.deviceHandlers((req) => this.openMasterDevice(req)));
+    let tty: ChrDevice;
+    try {
+      tty = await devices.create(`${prefix}tty`, this.deviceHandlers((req) => this.opened(req, () => this.openCtty(req))));
+    } catch (err) {
+      devices.remove(ptmx);
+      throw err;
+    }
+    this.chr = { devices, prefix, ptmx, tty };
+  }
+
+  /** What a CUSE device serves: its own open, then the namespace's open files by handle. */
+  private deviceHandlers(open: (req: Req<'open'>) => void): Handlers {
+    return {
+      open,
+      read: (req) => this.read(req),
+      write: (req) => this.write(req),
+      ioctl: (req) => this.ioctl(req),
+      poll: (req) => this.poll(req),
+      flush: (req) => this.flush(req),
+      release: (req) => this.release(req),
+    };
   }
 
   /** Open ptys, by index. */
@@ -131,7 +184,7 @@ export class PtsNamespace implements Handlers {
     const { ino, size, type, attrs: a } = n;
     return {
       ino, size, blocks: 0, atime: a.ctime, mtime: a.ctime, ctime: a.ctime, atimensec: 0, mtimensec: 0, ctimensec: 0,
-      mode: type | a.mode, nlink: type === S_IFDIR ? 2 : 1, uid: a.uid, gid: a.gid, rdev: 0, blksize: BLOCK_SIZE, flags: 0,
+      mode: type | a.mode, nlink: type === S_IFDIR ? 2 : 1, uid: a.uid, gid: a.gid, rdev: n.rdev, blksize: BLOCK_SIZE, flags: 0,
     };
   }
 
@@ -141,12 +194,22 @@ export class PtsNamespace implements Handlers {
    * inode lives on while replica fds hold it (fstat, fchmod work on them).
    */
   private node(nodeid: number, hungUpToo = false): Node | undefined {
-    if (nodeid === FUSE_ROOT_ID) return { ino: FUSE_ROOT_ID, type: S_IFDIR, size: 0, attrs: this.root, timeout: STATIC_TIMEOUT, generation: 0 };
-    if (nodeid === PTMX_INO) return { ino: PTMX_INO, type: S_IFREG, size: SHARED_NODE_SIZE, attrs: this.ptmx, timeout: STATIC_TIMEOUT, generation: 0 };
-    if (nodeid === TTY_INO) return { ino: TTY_INO, type: S_IFREG, size: SHARED_NODE_SIZE, attrs: this.tty, timeout: STATIC_TIMEOUT, generation: 0 };
+    const chr = this.chr;
+    if (nodeid === FUSE_ROOT_ID) return { ino: FUSE_ROOT_ID, type: S_IFDIR, size: 0, attrs: this.root, timeout: STATIC_TIMEOUT, generation: 0, rdev: 0 };
+    if (nodeid === PTMX_INO || nodeid === TTY_INO) {
+      const ptmx = nodeid === PTMX_INO;
+      const attrs = ptmx ? this.ptmx : this.tty;
+      if (chr) return { ino: nodeid, type: S_IFCHR, size: 0, attrs, timeout: STATIC_TIMEOUT, generation: 0, rdev: rdevOf(ptmx ? chr.ptmx : chr.tty) };
+      return { ino: nodeid, type: S_IFREG, size: SHARED_NODE_SIZE, attrs, timeout: STATIC_TIMEOUT, generation: 0, rdev: 0 };
+    }
     const t = this.byNodeid.get(nodeid);
     if (!t || (t.hungUp && !hungUpToo)) return undefined;
-    return { ino: t.index + FIRST_PTY_INO, type: S_IFREG, size: 0, attrs: t.attrs, timeout: ENTRY_TIMEOUT, generation: t.generation };
+    // A chr entry appears once its device exists.
+    if (chr && !t.device) return undefined;
+    return {
+      ino: t.index + FIRST_PTY_INO, type: chr ? S_IFCHR : S_IFREG, size: 0, attrs: t.attrs, timeout: ENTRY_TIMEOUT,
+      generation: t.generation, rdev: rdevOf(t.device),
+    };
   }
 
   private static nodeidOf(t: Terminal): number {
@@ -211,11 +274,12 @@ export class PtsNamespace implements Handlers {
 
   /** ., .., ptmx, tty, then the entries in index order; offsets are positions in that order. */
   readdir(req: Req<'readdir'>): void {
+    const dt = this.chr ? DT_CHR : DT_REG;
     const names: [number, number, string][] = [
-      [FUSE_ROOT_ID, DT_DIR, '.'], [FUSE_ROOT_ID, DT_DIR, '..'], [PTMX_INO, DT_REG, 'ptmx'], [TTY_INO, DT_REG, 'tty'],
+      [FUSE_ROOT_ID, DT_DIR, '.'], [FUSE_ROOT_ID, DT_DIR, '..'], [PTMX_INO, dt, 'ptmx'], [TTY_INO, dt, 'tty'],
     ];
     const fixed = names.length;
-    const indexes = [...this.terminals.values()].filter((t) => !t.hungUp).map((t) => t.index).sort((a, b) => a - b);
+    const indexes = [...this.terminals.values()].filter((t) => !t.hungUp && (!this.chr || t.device)).map((t) => t.index).sort((a, b) => a - b);
     const buf = Buffer.alloc(req.arg.size);
     let off = 0;
     // Offset k means "k names already listed"; entries use fixed + index + 1 so that
@@ -231,7 +295,7 @@ export class PtsNamespace implements Handlers {
     for (const index of indexes) {
       const pos = fixed + index + 1;
       if (pos <= start) continue;
-      const next = encodeDirent(buf, off, buf.length, index + FIRST_PTY_INO, pos, DT_REG, String(index));
+      const next = encodeDirent(buf, off, buf.length, index + FIRST_PTY_INO, pos, dt, String(index));
       if (next < 0) break;
       off = next;
     }
@@ -255,14 +319,20 @@ export class PtsNamespace implements Handlers {
 
   // --- open files ---
 
+  /** An OPEN through the mount: only file entries get here (the kernel opens a chr node's device). */
   open(req: Req<'open'>): void {
     const ino = req.nodeid;
     if (ino === FUSE_ROOT_ID) return req.error(EISDIR);
+    if (ino === PTMX_INO) return this.opened(req, () => this.openMaster(req));
+    if (ino === TTY_INO) return this.opened(req, () => this.openCtty(req));
+    this.opened(req, () => this.openReplica(req, this.byNodeid.get(ino)));
+  }
+
+  /** Answers an open with a new file handle for what `open` made, or its errno. */
+  private opened(req: Req<'open'>, open: () => PtsFile | number): void {
     let file: PtsFile | number;
     try {
-      if (ino === PTMX_INO) file = this.openMaster(req);
-      else if (ino === TTY_INO) file = this.openCtty(req);
-      else file = this.openReplica(req, this.byNodeid.get(ino));
+      file = open();
     } catch (err) {
       if (!isSysError(err)) throw err;
       file = err.errno;
@@ -273,8 +343,38 @@ export class PtsNamespace implements Handlers {
     req.reply({ fh, open_flags: FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE | FOPEN_STREAM | FOPEN_PARALLEL_DIRECT_WRITES });
   }
 
+  /**
+   * An open of the ptmx device: the pty's own device must exist before
+   * the caller learns its index. No room for one more device is ENOSPC,
+   * as a full instance is; a namespace never mixes modes.
+   */
+  private openMasterDevice(req: Req<'open'>): void {
+    const chr = this.chr!;
+    let master: MasterFile;
+    try {
+      const m = this.openMaster(req);
+      if (typeof m === 'number') return req.error(m);
+      master = m;
+    } catch (err) {
+      if (!isSysError(err)) throw err;
+      return req.error(err.errno);
+    }
+    const t = master.term;
+    const replicaOpen = (r: Req<'open'>): void => this.opened(r, () => this.openReplica(r, t));
+    chr.devices.create(`${chr.prefix}${t.index}`, this.deviceHandlers(replicaOpen)).then((dev) => {
+      t.device = dev;
+      // Interrupted meanwhile (the caller got EINTR), or the mount went: nobody holds this master.
+      if (req.done || !this.chr) return master.release();
+      this.opened(req, () => master);
+    }, (err: unknown) => {
+      master.release();
+      if (!isSysError(err)) console.error('ptsfs: creating a pty device failed:', err);
+      req.error(isSysError(err) ? err.errno : EIO);
+    });
+  }
+
   /** ptmx_open(): a new pty at the lowest free index, its replica locked. */
-  private openMaster(req: Req<'open'>): PtsFile | number {
+  private openMaster(req: Req<'open'>): MasterFile | number {
     if (!hostHasRoom()) return ENOSPC;
     const index = this.indexes.allocate();
     if (index === undefined) return ENOSPC;
@@ -289,9 +389,7 @@ export class PtsNamespace implements Handlers {
     const o = this.options;
     // devpts_pty_new(): owner from uid=/gid= or else the opener's fsuid/fsgid.
     const attrs: EntryAttrs = { uid: o.uid ?? req.uid, gid: o.gid ?? req.gid, mode: o.mode, ctime: now() };
-    const session = this.session;
-    if (!session) throw new Error('namespace used before attach()');
-    const term = new Terminal(index, ++this.generation, attrs, backing, (kh) => session.notifyPoll(kh), (t) => this.ptyGone(t));
+    const term = new Terminal(index, ++this.generation, attrs, backing, (t) => this.ptyGone(t));
     this.terminals.set(index, term);
     this.byNodeid.set(PtsNamespace.nodeidOf(term), term);
     return new MasterFile(term, readable(req));
@@ -321,6 +419,7 @@ export class PtsNamespace implements Handlers {
     this.terminals.delete(t.index);
     this.byNodeid.delete(PtsNamespace.nodeidOf(t));
     this.indexes.free(t.index);
+    if (t.device) this.chr?.devices.remove(t.device);
   }
 
   private file(fh: number): PtsFile | undefined {
@@ -365,7 +464,8 @@ export class PtsNamespace implements Handlers {
     const f = this.file(req.arg.fh);
     if (!f) return req.error(EIO);
     const { kh, flags } = req.arg;
-    req.reply({ revents: f.poll(flags & FUSE_POLL_SCHEDULE_NOTIFY ? kh : undefined) & (req.arg.events | POLL_ALWAYS) });
+    const revents = f.poll(flags & FUSE_POLL_SCHEDULE_NOTIFY ? kh : undefined, req.session.wakePoller);
+    req.reply({ revents: revents & (req.arg.events | POLL_ALWAYS) });
   }
 
   flush(req: Req<'flush'>): void {
@@ -385,5 +485,11 @@ export class PtsNamespace implements Handlers {
       this.files.delete(fh);
       f.release();
     }
+    const chr = this.chr;
+    this.chr = undefined;
+    if (!chr) return;
+    for (const t of this.terminals.values()) if (t.device) chr.devices.remove(t.device);
+    chr.devices.remove(chr.ptmx);
+    chr.devices.remove(chr.tty);
   }
 }

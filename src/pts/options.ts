@@ -5,6 +5,10 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc';
 /** fs/devpts/inode.c NR_UNIX98_PTY_MAX: the default and the upper bound of max=. */
 export const NR_UNIX98_PTY_MAX = 1 << 20;
 
+/** What the entries are: regular files (FUSE only) or character devices (CUSE); auto: chr where the host allows it. */
+export type EntryMode = 'auto' | 'chr' | 'file';
+const ENTRY_MODES: readonly EntryMode[] = ['auto', 'chr', 'file'];
+
 export interface PtsOptions {
   /** Owner of new entries; undefined: the opener's fsuid. */
   readonly uid: number | undefined;
@@ -18,6 +22,8 @@ export interface PtsOptions {
   readonly max: number;
   /** MS_* flags for mount(2). */
   readonly mountFlags: number;
+  /** entries=; a mounted namespace has chr or file, never auto. */
+  readonly entries: EntryMode;
 }
 
 export const DEFAULT_OPTIONS: PtsOptions = {
@@ -27,6 +33,7 @@ export const DEFAULT_OPTIONS: PtsOptions = {
   ptmxmode: 0o000, // DEVPTS_DEFAULT_PTMX_MODE
   max: NR_UNIX98_PTY_MAX,
   mountFlags: 0,
+  entries: 'auto',
 };
 
 export class OptionError extends Error {}
@@ -76,6 +83,11 @@ export function parseOptions(text: string): PtsOptions {
         o.max = decimal(name, value, NR_UNIX98_PTY_MAX);
         break;
       }
+      case 'entries': {
+        if (!ENTRY_MODES.includes(value as EntryMode)) throw new OptionError(`entries=${value}: not one of ${ENTRY_MODES.join(', ')}`);
+        o.entries = value as EntryMode;
+        break;
+      }
       default: throw new OptionError(`unknown option "${item}"`);
     }
   }
@@ -90,5 +102,6 @@ export function formatOptions(o: PtsOptions): string {
   if (o.gid !== undefined) parts.push(`gid=${o.gid}`);
   parts.push(`mode=${o.mode.toString(8).padStart(3, '0')}`, `ptmxmode=${o.ptmxmode.toString(8).padStart(3, '0')}`);
   if (o.max !== NR_UNIX98_PTY_MAX) parts.push(`max=${o.max}`);
+  if (o.entries !== 'auto') parts.push(`entries=${o.entries}`);
   return parts.join(',');
 }

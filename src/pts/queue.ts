@@ -56,6 +56,11 @@ export class InputQueue {
     return this.chunks.length > 0;
   }
 
+  /** Bytes taken from the backing pty and not read yet. */
+  get queued(): number {
+    return this.bytes;
+  }
+
   /** Watches the backing fd from now on (idempotent): readers or pollers are here. */
   start(): void {
     if (!this.closed && !this.watcher) this.watch();

@@ -7,7 +7,7 @@ import type { Req } from '../fuse';
 import { HUNG_UP_EVENTS, ttyIoctl, type TtyFile } from './ioctl';
 import { Caller } from './jobs';
 import type { PtsFile } from './file';
-import type { ReadPort, WritePort } from './port';
+import type { PollWaker, ReadPort, WritePort } from './port';
 import type { Terminal } from './terminal';
 
 export class ReplicaFile implements PtsFile, TtyFile {
@@ -43,10 +43,10 @@ export class ReplicaFile implements PtsFile, TtyFile {
     ttyIoctl(req, this);
   }
 
-  poll(kh: number | undefined): number {
+  poll(kh: number | undefined, waker: PollWaker): number {
     const t = this.term;
     if (this.hungUp) return HUNG_UP_EVENTS;
-    if (kh !== undefined) t.slave.addPoller(kh);
+    if (kh !== undefined) t.slave.addPoller(kh, waker);
     t.slave.input.start();
     let events = 0;
     if (t.slave.input.readable) events |= POLLIN | POLLRDNORM;

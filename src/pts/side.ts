@@ -12,7 +12,8 @@ export class PtySide {
   readonly output: Outbox;
   /** TIOCEXCL, per tty as TTY_EXCLUSIVE is (a master is never reopened, so its flag blocks nothing). */
   exclusive = false;
-  private readonly pollers = new Set<number>();
+  /** Poll handles to wake, by the connection that carried their POLL (kh is per connection). */
+  private readonly pollers = new Map<PollWaker, Set<number>>();
   private peerSide: PtySide | undefined;
 
   /**
@@ -20,7 +21,7 @@ export class PtySide {
    * @param joinable whether a read may join bytes of several backing reads
    * @param keys the line discipline's keys among this side's writes (the master's)
    */
-  constructor(readonly fd: number, private readonly waker: PollWaker, joinable: () => boolean, keys?: KeyFilter) {
+  constructor(readonly fd: number, joinable: () => boolean, keys?: KeyFilter) {
     this.output = new Outbox(fd, keys);
     // Reading this side's end makes room for the peer's writers.
     this.input = new InputQueue(fd, () => {
@@ -38,14 +39,16 @@ export class PtySide {
     this.peerSide = peer;
   }
 
-  addPoller(kh: number): void {
-    this.pollers.add(kh);
+  addPoller(kh: number, waker: PollWaker): void {
+    let khs = this.pollers.get(waker);
+    if (!khs) this.pollers.set(waker, (khs = new Set()));
+    khs.add(kh);
   }
 
   /** Tells every registered poller to poll again (FUSE_NOTIFY_POLL). */
   wake(): void {
     if (this.pollers.size === 0) return;
-    for (const kh of this.pollers) this.waker(kh);
+    for (const [waker, khs] of this.pollers) for (const kh of khs) waker(kh);
     this.pollers.clear();
   }
 }

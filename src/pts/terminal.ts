@@ -14,8 +14,8 @@ import { kernelCtty, killGroup, signalNumber } from '../sys/proc';
 import { getTermios, setWinsize, WINSIZE_SIZE } from '../sys/tty';
 import { ControllingTty, cttyOfSession, Pinned } from './ctty';
 import type { Caller } from './jobs';
+import type { ChrDevice } from './chrdev';
 import { LineDiscipline } from './ldisc';
-import type { PollWaker } from './port';
 import type { ReplicaFile } from './replica';
 import { PtySide } from './side';
 
@@ -63,6 +63,8 @@ export class Terminal {
   readonly master: PtySide;
   readonly slave: PtySide;
   readonly ldisc: LineDiscipline;
+  /** entries=chr: the CUSE device entry N is; its number is what TIOCGDEV reports. */
+  device: ChrDevice | undefined;
   /** TIOCSPTLCK: replicas cannot be opened while locked; new ptys start locked. */
   locked = true;
   /** TIOCPKT: each master read is one packet, never joined with the next. */
@@ -84,7 +86,6 @@ export class Terminal {
     readonly generation: number,
     readonly attrs: EntryAttrs,
     backing: BackingPty,
-    waker: PollWaker,
     private readonly onGone: (t: Terminal) => void,
   ) {
     this.ldisc = new LineDiscipline(getTermios(backing.slave));
@@ -96,8 +97,8 @@ export class Terminal {
       },
       take: (keys: readonly number[]) => this.signalKeys(keys),
     };
-    this.master = new PtySide(backing.master, waker, () => !this.packet, keys);
-    this.slave = new PtySide(backing.slave, waker, () => !this.ldisc.canonical);
+    this.master = new PtySide(backing.master, () => !this.packet, keys);
+    this.slave = new PtySide(backing.slave, () => !this.ldisc.canonical);
     this.master.link(this.slave);
     this.slave.link(this.master);
     // The queues start watching the backing pty when a side is first read

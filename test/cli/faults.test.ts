@@ -36,7 +36,7 @@ async function serve(t: TestLike): Promise<{ dir: string; server: Proc }> {
   const dir = await tempDir(t, 'ptsfs-faults-');
   t.teardown(() => forceUnmount(dir));
   const server = new Proc(t, ...ptsfsArgv(['mount', '-o', 'ptmxmode=666', '--foreground', dir]), { timeoutMs: 60_000, env: userEnv() });
-  await server.waitFor(`ptsfs: serving ${dir}\n`, 'stderr');
+  await server.waitFor(`ptsfs: serving ${dir}: `, 'stderr');
   return { dir, server };
 }
 

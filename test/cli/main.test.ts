@@ -10,10 +10,16 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PYTHON } from '../pts/helpers';
+import { cuseUnavailable } from '../../src/fuse';
 import {
   describe, exec, inContainer, mountpoints, Proc, ptsfs, tempDir, type TestLike, userEnv,
 } from '../pts/programs-helpers';
 import { BIN, forceUnmount, needs, ptsfsArgv, ptsfsRun, why } from './helpers';
+
+/** A literal string as a RegExp source. */
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 if (why) t.comment(`skipping: ${why}`);
 
@@ -30,7 +36,7 @@ async function serve(t: TestLike, optionText: string): Promise<{ dir: string; se
   const dir = await tempDir(t, 'ptsfs-cli-');
   const server = new Proc(t, ...ptsfsArgv(['mount', '-o', optionText, '--foreground', dir]), { timeoutMs: 60_000, env: userEnv() });
   t.teardown(() => forceUnmount(dir));
-  await server.waitFor(`ptsfs: serving ${dir}\n`, 'stderr');
+  await server.waitFor(`ptsfs: serving ${dir}: `, 'stderr');
   return { dir, server };
 }
 
@@ -61,7 +67,9 @@ t.test('mount -o ptmxmode=666,mode=620,gid=5 --foreground serves until SIGTERM, 
   const done = await server.exit(5000);
   t.equal(done.code, 0, `exit 0 on SIGTERM (${describe(done)})`);
   t.equal(done.signal, null);
-  t.equal(done.stderr, `ptsfs: serving ${dir}\n`, 'nothing but the serving line on stderr');
+  // The serving line says which entry mode auto chose, and why.
+  const mode = cuseUnavailable() === undefined ? 'entries=chr \\(auto\\): CUSE devices, char major \\d+' : `entries=file \\(auto: ${escape(cuseUnavailable()!)}\\)`;
+  t.match(done.stderr, new RegExp(`^ptsfs: serving ${escape(dir)}: ${mode}\n$`), 'nothing but the serving line on stderr, with the entry mode');
   t.notOk(await isMounted(dir), 'nothing left in /proc/mounts');
 });
 
