@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import koffi from 'koffi';
 import t from 'tap';
-import { FOPEN_DIRECT_IO, Opcode, Session, type Handlers } from '../../src/fuse';
+import { FOPEN_DIRECT_IO, Opcode, Session, type CuseDevice, type Handlers } from '../../src/fuse';
 import { EINTR, EIO, ENOENT, ENOSYS, EPROTO } from '../../src/sys/errno';
 
 const AF_UNIX = 1;
@@ -80,10 +80,10 @@ class Kernel {
   }
 }
 
-function pair(t: tap.Test, handlers: Handlers): { session: Session; kernel: Kernel } {
+function pair(t: tap.Test, handlers: Handlers, cuse?: CuseDevice): { session: Session; kernel: Kernel } {
   const sv = new Int32Array(2);
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) !== 0) throw new Error('socketpair failed');
-  const session = new Session(sv[0]!, handlers);
+  const session = new Session(sv[0]!, handlers, cuse);
   const kernel = new Kernel(sv[1]!);
   t.teardown(async () => {
     session.close();
@@ -145,6 +145,47 @@ t.test('INIT from a kernel older than 7.31 is refused with EPROTO', async (t) =>
   t.equal(r.len, 16);
   t.equal(r.error, -EPROTO, 'EPROTO');
   await t.rejects(session.ready);
+});
+
+/** cuse_init_in: { major @0, minor @4, unused @8, flags @12 } */
+function cuseInitBody(minor: number, flags: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt32LE(7, 0);
+  b.writeUInt32LE(minor, 4);
+  b.writeUInt32LE(flags, 12);
+  return b;
+}
+
+t.test('CUSE_INIT is answered with cuse_init_out and DEVNAME; INIT on it, and CUSE_INIT on FUSE, get EPROTO', async (t) => {
+  const dev = { name: 'ptsfs!1.2!ptmx', major: 120, minor: 7 };
+  const { session, kernel } = pair(t, {}, dev);
+  // CUSE_INIT is 4096; the kernel offers CUSE_UNRESTRICTED_IOCTL (bit 0) and nothing else.
+  kernel.send(request(4096, 3, 0, cuseInitBody(45, 0xffffffff)));
+  const r = await kernel.expect(t, 'CUSE_INIT');
+  t.equal(r.error, 0);
+  const info = Buffer.from('DEVNAME=ptsfs!1.2!ptmx\0');
+  t.equal(r.len, 16 + 72 + info.length, 'header + cuse_init_out (72 bytes) + the info string');
+  const b = r.body;
+  // cuse_init_out { major @0; minor @4; unused @8; flags @12; max_read @16; max_write @20;
+  //   dev_major @24; dev_minor @28; spare[10] @32 }
+  t.equal(b.readUInt32LE(0), 7, 'major');
+  t.equal(b.readUInt32LE(4), 38, 'minor 38');
+  t.equal(b.readUInt32LE(12), 1, 'flags: only CUSE_UNRESTRICTED_IOCTL kept');
+  t.ok(b.readUInt32LE(16) >= 4096 && b.readUInt32LE(20) >= 4096, 'max_read, max_write');
+  t.equal(b.readUInt32LE(24), 120, 'dev_major');
+  t.equal(b.readUInt32LE(28), 7, 'dev_minor');
+  t.same(b.subarray(32, 72), Buffer.alloc(40), 'spare[10] zero');
+  t.same(b.subarray(72), info, 'DEVNAME=..., NUL-terminated, right after');
+  t.same(await session.ready, { major: 7, minor: 38, flags: 1 });
+
+  const other = pair(t, {}, dev);
+  other.kernel.send(request(Opcode.INIT, 1, 0, initBody(45, 0)));
+  t.equal((await other.kernel.expect(t, 'INIT on /dev/cuse')).error, -EPROTO, 'INIT on a CUSE session: EPROTO');
+  await t.rejects(other.session.ready);
+  const fuse = pair(t, {});
+  fuse.kernel.send(request(4096, 1, 0, cuseInitBody(45, 1)));
+  t.equal((await fuse.kernel.expect(t, 'CUSE_INIT on /dev/fuse')).error, -EPROTO, 'CUSE_INIT on a FUSE session: EPROTO');
+  await t.rejects(fuse.session.ready);
 });
 
 t.test('unknown and unhandled opcodes get ENOSYS; FORGET gets nothing', async (t) => {

@@ -288,7 +288,9 @@ export interface PtsFixture {
  * directory, also when the test failed.
  */
 export async function mountPts(t: TestLike, optionsText = ''): Promise<PtsFixture> {
-  const options = parseOptions(optionsText);
+  // The VM suite (test/vm/chr.test.ts) runs these tests again on entries=chr.
+  const entries = process.env.PTSFS_TEST_ENTRIES;
+  const options = parseOptions(entries && !/(^|,)entries=/.test(optionsText) ? `${optionsText},entries=${entries}` : optionsText);
   const dir = await tempDir('ptsfs-test-');
   mountedDirs.push(dir);
   let mount: PtsMount;
