@@ -11,6 +11,8 @@ import { MAX_REQUEST_BYTES, parseRequest, ProtocolError, type Request, type Resp
 const MAX_CLIENTS = 256;
 /** A connection must complete its request line within this; an idle one (a lease) may then stay. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** How long a refused client may go on sending before it is cut off. */
+const REFUSED_LINGER_MS = 1000;
 
 /** One client connection, as a request handler sees it. */
 export interface Client {
@@ -41,6 +43,7 @@ class Connection implements Client {
   }
 
   private received(chunk: string): void {
+    if (this.gone) return; // refused: the rest is read and dropped
     this.buffered += chunk;
     let nl: number;
     while ((nl = this.buffered.indexOf('\n')) >= 0) {
@@ -85,9 +88,15 @@ class Connection implements Client {
 
   private refuse(error: string): void {
     this.send({ ok: false, error });
-    this.socket.end();
     this.gone = true;
-    this.socket.destroySoon();
+    this.buffered = '';
+    this.queue.length = 0;
+    // Half-close and go on reading (and dropping): closing with the client's
+    // bytes unread resets the connection (unix(7)), and a client still
+    // writing then loses the answer. The client's end closes it; a client
+    // that keeps sending is cut off after REFUSED_LINGER_MS.
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), REFUSED_LINGER_MS).unref();
   }
 
   private closed(): void {
