@@ -358,9 +358,12 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvpe('bash', ['bash', '--norc', '--noprofile', '-i'], dict(os.environ, PS1='PROMPT$ ', TERM='dumb'))
 buf = b''
-def expect(s, t=5.0):
-    global buf
-    end = time.time() + t
+# Waits are generous (SLOW s): under emulation in CI a step can take seconds; they end as soon as the text comes.
+SLOW = 20.0
+late = False  # after one step timed out, the rest only report: short waits
+def expect(s, t=SLOW):
+    global buf, late
+    end = time.time() + (2.0 if late else t)
     while s.encode() not in buf and time.time() < end:
         r, _, _ = select.select([fd], [], [], 0.05)
         if r:
@@ -374,15 +377,31 @@ def expect(s, t=5.0):
     i = buf.find(s.encode())
     if i < 0:
         sys.stderr.write('timeout waiting for %r in %r\n' % (s, buf[-300:]))
+        late = True
         return 'timeout'
     buf = buf[i + len(s):]
     return 'ok'
-# a shell loop that lists job %NAME once it has stopped (at most 5 s)
-UNTIL_STOPPED = b'for i in $(seq 50); do [[ $(jobs %%%s) == *Stopped* ]] && break; sleep 0.1; done; jobs %%%s'
+# a shell loop that lists job %NAME once it has stopped (at most 20 s)
+UNTIL_STOPPED = b'for i in $(seq 200); do [[ $(jobs %%%s) == *Stopped* ]] && break; sleep 0.1; done; jobs %%%s'
+def job(pg):
+    # (comm, state) of process pg, from /proc/PID/stat
+    try:
+        head, tail = open('/proc/%d/stat' % pg).read().rsplit(')', 1)
+        return head.split('(', 1)[1], tail.split()[0]
+    except (OSError, IndexError, ValueError):
+        return '', ''
 def wait_job():
-    # until the shell has given the terminal to the job: tcgetpgrp on the master
-    end = time.time() + 5.0
-    while os.tcgetpgrp(fd) == pid and time.time() < end:
+    # Until the shell gave the terminal to the job (tcgetpgrp on the master),
+    # the job's process runs sleep, and, after fg, its SIGCONT is in. bash's child
+    # sets the terminal's group before it drops the shell's SIG_IGN of SIGTSTP:
+    # a key typed then is lost, on a kernel pty too. After fg, bash gives the
+    # terminal before it sends SIGCONT.
+    end = time.time() + SLOW
+    while time.time() < end:
+        pg = os.tcgetpgrp(fd)
+        comm, state = job(pg)
+        if pg != pid and comm == 'sleep' and state in ('R', 'S'):
+            return
         time.sleep(0.02)
 print('prompt=' + expect('PROMPT$ '), flush=True)
 os.write(fd, b'echo $((6*7))\n')
@@ -394,9 +413,9 @@ if sys.argv[1] == 'interrupt':
     os.write(fd, b'sleep 10\n')
     wait_job()
     os.write(fd, b'\x03')
-    print('interrupt=' + expect('PROMPT$ ', 3.0), flush=True)
+    print('interrupt=' + expect('PROMPT$ '), flush=True)
     os.write(fd, b'echo "status=$?"\n')
-    print('status_130=' + expect('\r\nstatus=130\r\n', 3.0), flush=True)
+    print('status_130=' + expect('\r\nstatus=130\r\n'), flush=True)
     sys.exit(0)
 if sys.argv[1] == 'jobs':
     expect('PROMPT$ ')
@@ -405,38 +424,38 @@ if sys.argv[1] == 'jobs':
     wait_job()
     print('fg_is_job=%s' % (os.tcgetpgrp(fd) not in (pid, 0)), flush=True)
     os.write(fd, b'\x1a')
-    print('stopped=' + expect('PROMPT$ ', 5.0), flush=True)
+    print('stopped=' + expect('PROMPT$ '), flush=True)
     os.write(fd, b'jobs\n')
-    print('jobs_lists=' + expect('Stopped', 5.0), flush=True)
+    print('jobs_lists=' + expect('Stopped'), flush=True)
     expect('PROMPT$ ')
     os.write(fd, b'fg %1\n')
-    print('fg_resumes=' + expect('sleep 30\r\n', 5.0), flush=True)
+    print('fg_resumes=' + expect('sleep 30\r\n'), flush=True)
     wait_job()
     print('fg_is_job_again=%s' % (os.tcgetpgrp(fd) not in (pid, 0)), flush=True)
     os.write(fd, b'\x03')
-    print('fg_interrupted=' + expect('PROMPT$ ', 5.0), flush=True)
+    print('fg_interrupted=' + expect('PROMPT$ '), flush=True)
     os.write(fd, b'stty tostop; /bin/echo tostop-$((1+1)) & ' + UNTIL_STOPPED % (b'/bin/echo', b'/bin/echo') + b'; stty -tostop\n')
-    print('ttou=' + expect('Stopped                 /bin/echo', 5.0), flush=True)
+    print('ttou=' + expect('Stopped                 /bin/echo'), flush=True)
     os.write(fd, b'kill -9 %/bin/echo\n')
     os.write(fd, b'head -c1 & ' + UNTIL_STOPPED % (b'head', b'head') + b'\n')
-    print('ttin=' + expect('Stopped                 head -c1', 5.0), flush=True)
+    print('ttin=' + expect('Stopped                 head -c1'), flush=True)
     os.write(fd, b"stty size\n")
-    print('size_before=' + expect('\r\n0 0\r\n', 5.0), flush=True)
+    print('size_before=' + expect('\r\n0 0\r\n'), flush=True)
     import fcntl, struct, termios
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
     os.write(fd, b'stty size\n')
-    print('size_after=' + expect('\r\n30 100\r\n', 5.0), flush=True)
+    print('size_after=' + expect('\r\n30 100\r\n'), flush=True)
     # The trap runs once the signal is in, at the latest when the wait builtin returns.
     os.write(fd, b"trap 'echo WINCHED' WINCH; echo TRAPSET; sleep 1 & wait $!\n")
     expect('TRAPSET\r\n')
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 31, 101, 0, 0))
-    print('trap_winch=' + expect('WINCHED', 5.0), flush=True)
-    expect('PROMPT$ ', 5.0)
+    print('trap_winch=' + expect('WINCHED'), flush=True)
+    expect('PROMPT$ ')
     # Not through readline, which echoes what it reads itself: the read builtin, after stty -echo took effect.
     os.write(fd, b'stty -echo; echo READY; read x; echo "got=$x"\n')
     expect('READY\r\n')
     os.write(fd, b'hidden\n')
-    seen, buf, end = buf, b'', time.time() + 2
+    seen, buf, end = buf, b'', time.time() + SLOW
     while b'got=hidden\r\n' not in seen and time.time() < end:
         if select.select([fd], [], [], 0.05)[0]:
             seen += os.read(fd, 1024)
@@ -444,7 +463,7 @@ if sys.argv[1] == 'jobs':
     os.write(fd, b'stty echo; kill -9 %head; read x </dev/tty; echo "got=$x"\n')
     time.sleep(0.3)
     os.write(fd, b'typed\n')
-    print('dev_tty=' + expect('got=typed', 5.0), flush=True)
+    print('dev_tty=' + expect('got=typed'), flush=True)
     os.close(fd)
     _, st = os.waitpid(pid, 0)
     # Killed by SIGHUP, or exited on its read's EIO: on a kernel devpts either
@@ -458,6 +477,9 @@ _, st = os.waitpid(pid, 0)
 print('exit=%d' % os.waitstatus_to_exitcode(st))
 `;
 
+// The driver's waits end it when a step never comes; this kill timer only catches a hang.
+const DRIVER_MS = 240_000;
+
 t.test('an interactive bash driven through the master', needs, async (t) => {
   const missing = await missingPrograms('bash');
   if (missing.length) {
@@ -465,12 +487,12 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
     return;
   }
   const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5');
-  const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'basic'], { pidns: true });
+  const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'basic'], { pidns: true, timeoutMs: DRIVER_MS });
   t.equal(r.code, 0, describe(r));
   t.same(Object.fromEntries(keyValues(r.stdout)), { prompt: 'ok', arith: 'ok', background_job: 'ok', exit: '3' },
     'prompt, command output, a background job and the exit status');
 
-  const i = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'interrupt'], { pidns: true });
+  const i = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'interrupt'], { pidns: true, timeoutMs: DRIVER_MS });
   t.equal(i.code, 0, describe(i));
   t.same(Object.fromEntries(keyValues(i.stdout)), { prompt: 'ok', arith: 'ok', background_job: 'ok', interrupt: 'ok', status_130: 'ok' },
     '^C interrupts the foreground job, as on a kernel pty');
@@ -478,7 +500,7 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
   const expected = { prompt: 'ok', arith: 'ok', background_job: 'ok', fg_is_shell: 'True', fg_is_job: 'True', stopped: 'ok',
     jobs_lists: 'ok', fg_resumes: 'ok', fg_is_job_again: 'True', fg_interrupted: 'ok', ttou: 'ok', ttin: 'ok', size_before: 'ok', size_after: 'ok', trap_winch: 'ok', noecho: 'ok', dev_tty: 'ok', hup: 'ended' };
   for (const pidns of [false, true]) {
-    const j = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
+    const j = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns, timeoutMs: DRIVER_MS });
     const seen = Object.fromEntries(keyValues(j.stdout));
     t.same(seen, expected, `job control${pidns ? ' in a pid namespace' : ''}: tcgetpgrp on the master, ^Z, jobs, fg, SIGTTOU with tostop, SIGTTIN, stty size and trap WINCH after a resize, stty -echo, /dev/tty, the shell ends on close`, { stderr: j.stderr });
     const why = await kernelDevptsMissing(t);
@@ -486,7 +508,7 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
       t.comment(`no kernel devpts to compare with: ${why}`);
       continue;
     }
-    const k = await inContainer(t, kernel, [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns });
+    const k = await inContainer(t, kernel, [PYTHON, '-c', BASH_DRIVER, 'jobs'], { pidns, timeoutMs: DRIVER_MS });
     t.same(seen, Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance', { stderr: k.stderr });
   }
 });
@@ -499,6 +521,17 @@ class Hup(Exception):
     pass
 def on_hup(*_):
     raise Hup()
+def wait_in_read(pid):
+    # close only once the child sleeps in read(2) (x86-64 nr 0): a close that
+    # lands before its read is another case (SIGHUP first, read never runs)
+    end = time.time() + 20
+    while time.time() < end:
+        try:
+            if open('/proc/%d/syscall' % pid).read().split()[0] == '0':
+                return
+        except (OSError, IndexError):
+            pass
+        time.sleep(0.01)
 outcomes = set()
 for _ in range(10):
     m, s = os.openpty()
@@ -527,7 +560,7 @@ for _ in range(10):
     os.close(s)
     os.close(w)
     os.read(r, 1)
-    time.sleep(0.2)
+    wait_in_read(pid)
     os.close(m)
     outcomes.add(os.read(r, 100).decode() or 'died')
     os.waitpid(pid, 0)

@@ -94,8 +94,10 @@ buf = b''
 # Resize only once the program waits for input: less notices SIGWINCH at once
 # only when it arrives inside read(); one that lands while it is still writing
 # its prompt waits for the next key (less's own race, kernel devpts too).
+# Waits end as soon as what they wait for comes; generous for emulated CI.
+SLOW = 20.0
 def wait_until_reading():
-    end = time.time() + 5.0
+    end = time.time() + SLOW
     seen = 0
     while time.time() < end and seen < 2:
         try:
@@ -104,7 +106,7 @@ def wait_until_reading():
             nr = ''
         seen = seen + 1 if nr in ('0', '7', '23', '270', '271') else 0
         time.sleep(0.05)
-def expect(s, t=5.0):
+def expect(s, t=SLOW):
     global buf
     end = time.time() + t
     while s not in buf and time.time() < end:

@@ -51,20 +51,21 @@ t.test('everyday programs in a container on an entries=chr mount, as on a kernel
   fs.writeFileSync('/run/utmp', '');
   const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5,entries=chr');
   t.equal(ns.mount.namespace.entries, 'chr', 'the mount has chr entries');
-  const run = async (w: Parameters<typeof inContainer>[1], which: string): Promise<Map<string, string>> => {
+  // The programs' stderr goes with every failure: it says what a scenario waited for.
+  const run = async (w: Parameters<typeof inContainer>[1], which: string): Promise<{ seen: Map<string, string>; stderr: string }> => {
     const r = await inContainer(t, w, [PYTHON, PROGRAMS, ...SCENARIOS], { timeoutMs: 240_000 });
     t.equal(r.code, 0, `the programs ran to their end on ${which} (${describe(r)})`);
-    if (r.stderr) t.comment(`${which} stderr: ${r.stderr.trim().slice(-1500)}`);
-    return keyValues(r.stdout);
+    return { seen: keyValues(r.stdout), stderr: r.stderr.trim().slice(-1500) };
   };
   const got = await run(ptsfs(ns.dir), 'ptsfs');
   for (const [k, v] of Object.entries(MUST)) {
-    if (SCENARIOS.includes(k.split('.')[0]!)) t.equal(got.get(k), v, `ptsfs: ${k}`);
+    if (SCENARIOS.includes(k.split('.')[0]!)) t.equal(got.seen.get(k), v, `ptsfs: ${k}`, { stderr: got.stderr });
   }
   const missing = await kernelDevptsMissing(t);
   if (missing) return t.comment(`no kernel comparison: ${missing}`);
   const want = await run(kernel, 'kernel devpts');
-  t.same(Object.fromEntries(got), Object.fromEntries(want), 'every program behaves as on a kernel devpts');
+  t.same(Object.fromEntries(got.seen), Object.fromEntries(want.seen), 'every program behaves as on a kernel devpts',
+    { stderr: got.stderr, kernelStderr: want.stderr });
 });
 
 // The two ioctls a regular file cannot carry but a CUSE device can (README, "What a FUSE file cannot be").
@@ -87,8 +88,12 @@ if pid == 0:
 os.read(r, 1)
 s = os.open(name, os.O_RDWR | os.O_NOCTTY)
 os.write(m, b'abc\n')
-time.sleep(0.5)  # the line reaches the reader's queue asynchronously, on a kernel pty too
-print('fionread=%d' % struct.unpack('i', fcntl.ioctl(s, termios.FIONREAD, bytes(4)))[0])
+# the line reaches the reader's queue asynchronously, on a kernel pty too
+end, n = time.time() + 20, 0
+while n == 0 and time.time() < end:
+    time.sleep(0.05)
+    n = struct.unpack('i', fcntl.ioctl(s, termios.FIONREAD, bytes(4)))[0]
+print('fionread=%d' % n)
 fcntl.ioctl(m, TIOCSIG, signal.SIGINT)
 print('tiocsig_child_exit=%d' % os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 `;
@@ -102,6 +107,66 @@ t.test('FIONREAD and TIOCSIG reach a chr entry, as on a kernel devpts', needs, a
   if (missing) return t.comment(`no kernel comparison: ${missing}`);
   const want = await inContainer(t, kernel, [PYTHON, '-c', IOCTLS], { timeoutMs: 30_000 });
   t.equal(got.stdout, want.stdout, 'as on a kernel devpts');
+});
+
+// A hostile unprivileged caller on a chr entry: pointers the kernel cannot
+// copy, commands no tty has, a slave used after its master closed. On a CUSE
+// device the kernel copies the caller's memory for the server (the ioctl
+// retry), so a bad pointer must come back as the kernel's own EFAULT, in the
+// kernel's order of checks, and the server must go on serving.
+const HOSTILE = String.raw`
+import ctypes, errno, fcntl, os, struct, termios
+libc = ctypes.CDLL(None, use_errno=True)
+TIOCGPTN, TIOCSPTLCK = 0x80045430, 0x40045431
+def openpair():
+    m = os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY)
+    fcntl.ioctl(m, TIOCSPTLCK, struct.pack('i', 0))
+    n = struct.unpack('i', fcntl.ioctl(m, TIOCGPTN, bytes(4)))[0]
+    return m, os.open('/dev/pts/%d' % n, os.O_RDWR | os.O_NOCTTY)
+def raw_ioctl(fd, req, arg):
+    r = libc.ioctl(fd, ctypes.c_ulong(req), ctypes.c_void_p(arg))
+    return 'ok' if r >= 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))
+HUGE_UNKNOWN = (3 << 30) | (0x3fff << 16) | (ord('T') << 8) | 0x99  # _IOWR, 16 KiB
+m, s = openpair()
+for fd, side in ((m, 'master'), (s, 'slave')):
+    for name, req, arg in (('tcgets_null', termios.TCGETS, 0), ('tcgets_1', termios.TCGETS, 1),
+                           ('tcgets_kernel', termios.TCGETS, 0xffffffff81000000),
+                           ('tcsets_bad', termios.TCSETS, 0xdeadbeef), ('tiocswinsz_bad', termios.TIOCSWINSZ, 0xdeadbeef),
+                           ('tiocgwinsz_bad', termios.TIOCGWINSZ, 0x10), ('tiocspgrp_bad', termios.TIOCSPGRP, 0x10),
+                           ('tiocgptn_bad', TIOCGPTN, 0x10), ('fionread_bad', termios.FIONREAD, 0x10),
+                           ('unknown_huge', HUGE_UNKNOWN, 0x1000), ('unknown_all_ones', 0xffffffff, 0)):
+        print('%s.%s=%s' % (side, name, raw_ioctl(fd, req, arg)))
+os.write(m, b'still\n')
+print('same_pair_after=%r' % os.read(s, 100))
+os.close(m)
+try:
+    os.write(s, b'x')
+    print('hung_up.write=ok')
+except OSError as e:
+    print('hung_up.write=%s' % errno.errorcode[e.errno])
+try:
+    print('hung_up.read=%r' % os.read(s, 10))
+except OSError as e:
+    print('hung_up.read=%s' % errno.errorcode[e.errno])
+os.close(s)
+m, s = openpair()
+os.write(m, b'new\n')
+print('new_pair=%r' % os.read(s, 100))
+`;
+
+t.test('a hostile unprivileged caller on a chr entry gets the kernel errnos; the server goes on', needs, async (t) => {
+  const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5,entries=chr');
+  const argv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, '-c', HOSTILE];
+  const got = await inContainer(t, ptsfs(ns.dir), argv, { timeoutMs: 60_000 });
+  t.equal(got.code, 0, describe(got));
+  const seen = Object.fromEntries(keyValues(got.stdout));
+  t.equal(seen['slave.tcgets_kernel'], 'EFAULT', 'a kernel address is EFAULT');
+  t.equal(seen['master.unknown_huge'], 'ENOTTY', 'an unknown 16 KiB command is ENOTTY, nothing copied');
+  t.equal(seen.new_pair, String.raw`b'new\n'`, 'a new pair carries data afterwards');
+  const missing = await kernelDevptsMissing(t);
+  if (missing) return t.comment(`no kernel comparison: ${missing}`);
+  const want = await inContainer(t, kernel, argv, { timeoutMs: 60_000 });
+  t.same(seen, Object.fromEntries(keyValues(want.stdout)), 'every answer as on a kernel devpts', { stderr: want.stderr });
 });
 
 // Opens a pty in a container and reports the entry and the host's CUSE device behind it.
