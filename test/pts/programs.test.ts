@@ -392,10 +392,10 @@ def job(pg):
         return '', ''
 def wait_job():
     # Until the shell gave the terminal to the job (tcgetpgrp on the master),
-    # the job's process runs sleep, and, after fg, its SIGCONT is in. bash's child
-    # sets the terminal's group before it drops the shell's SIG_IGN of SIGTSTP:
-    # a key typed then is lost, on a kernel pty too. After fg, bash gives the
-    # terminal before it sends SIGCONT.
+    # the job's process runs sleep, and, after fg, its SIGCONT is in. bash's
+    # child takes the terminal before it execs, and bash's fg gives it before
+    # SIGCONT: a ^Z or ^C typed in those windows was lost under load on a
+    # kernel devpts too (sleep ran on), so the driver types only after them.
     end = time.time() + SLOW
     while time.time() < end:
         pg = os.tcgetpgrp(fd)
