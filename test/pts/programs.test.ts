@@ -15,6 +15,12 @@ import {
   startInContainer, tempDir, ttyLines,
 } from './programs-helpers';
 
+// A driver's own waits end it when a step never comes (one SLOW wait, then
+// short ones); this kill timer only catches a hang, and the file's timeout
+// leaves room for a failing run on each side under emulation.
+const DRIVER_MS = 120_000;
+t.setTimeout(600_000);
+
 const why = process.getuid?.() !== 0 ? 'needs root (mount, unshare)' : !fs.existsSync('/dev/fuse') ? 'no /dev/fuse' : undefined;
 if (why) t.comment(`skipping: ${why}`);
 const needs = { skip: why ?? false };
@@ -360,10 +366,13 @@ if pid == 0:
 buf = b''
 # Waits are generous (SLOW s): under emulation in CI a step can take seconds; they end as soon as the text comes.
 SLOW = 20.0
-late = False  # after one step timed out, the rest only report: short waits
-def expect(s, t=SLOW):
+LATE = 2.0  # once one step timed out, the rest only report: short waits
+late = False
+def deadline():
+    return time.time() + (LATE if late else SLOW)
+def expect(s):
     global buf, late
-    end = time.time() + (2.0 if late else t)
+    end = deadline()
     while s.encode() not in buf and time.time() < end:
         r, _, _ = select.select([fd], [], [], 0.05)
         if r:
@@ -383,7 +392,7 @@ def expect(s, t=SLOW):
     return 'ok'
 # a shell loop that lists job %NAME once it has stopped (at most 20 s)
 UNTIL_STOPPED = b'for i in $(seq 200); do [[ $(jobs %%%s) == *Stopped* ]] && break; sleep 0.1; done; jobs %%%s'
-def job(pg):
+def proc_state(pg):
     # (comm, state) of process pg, from /proc/PID/stat
     try:
         head, tail = open('/proc/%d/stat' % pg).read().rsplit(')', 1)
@@ -391,18 +400,21 @@ def job(pg):
     except (OSError, IndexError, ValueError):
         return '', ''
 def wait_job():
+    global late
     # Until the shell gave the terminal to the job (tcgetpgrp on the master),
     # the job's process runs sleep, and, after fg, its SIGCONT is in. bash's
     # child takes the terminal before it execs, and bash's fg gives it before
     # SIGCONT: a ^Z or ^C typed in those windows was lost under load on a
     # kernel devpts too (sleep ran on), so the driver types only after them.
-    end = time.time() + SLOW
+    end = deadline()
     while time.time() < end:
         pg = os.tcgetpgrp(fd)
-        comm, state = job(pg)
+        comm, state = proc_state(pg)
         if pg != pid and comm == 'sleep' and state in ('R', 'S'):
             return
         time.sleep(0.02)
+    sys.stderr.write('the job never ran: foreground group %d is %r %r\n' % (pg, comm, state))
+    late = True
 print('prompt=' + expect('PROMPT$ '), flush=True)
 os.write(fd, b'echo $((6*7))\n')
 print('arith=' + expect('\r\n42\r\n'), flush=True)
@@ -455,7 +467,7 @@ if sys.argv[1] == 'jobs':
     os.write(fd, b'stty -echo; echo READY; read x; echo "got=$x"\n')
     expect('READY\r\n')
     os.write(fd, b'hidden\n')
-    seen, buf, end = buf, b'', time.time() + SLOW
+    seen, buf, end = buf, b'', deadline()
     while b'got=hidden\r\n' not in seen and time.time() < end:
         if select.select([fd], [], [], 0.05)[0]:
             seen += os.read(fd, 1024)
@@ -477,8 +489,6 @@ _, st = os.waitpid(pid, 0)
 print('exit=%d' % os.waitstatus_to_exitcode(st))
 `;
 
-// The driver's waits end it when a step never comes; this kill timer only catches a hang.
-const DRIVER_MS = 240_000;
 
 t.test('an interactive bash driven through the master', needs, async (t) => {
   const missing = await missingPrograms('bash');
@@ -516,22 +526,26 @@ t.test('an interactive bash driven through the master', needs, async (t) => {
 // A session leader blocked reading its terminal when the master closes, ten
 // times over: what its read ends with, and whether SIGHUP came with it.
 const HUP_WHILE_READING = String.raw`
-import errno, fcntl, os, signal, termios, time
+import errno, fcntl, os, signal, sys, termios, time
 class Hup(Exception):
     pass
 def on_hup(*_):
     raise Hup()
+NR_READ = '0'  # x86-64
+READ_WAIT = 10.0
 def wait_in_read(pid):
-    # close only once the child sleeps in read(2) (x86-64 nr 0): a close that
-    # lands before its read is another case (SIGHUP first, read never runs)
-    end = time.time() + 20
+    # close only once the child sleeps in read(2): a close that lands before
+    # its read is another case (SIGHUP first, read never runs)
+    end, nr = time.time() + READ_WAIT, ''
     while time.time() < end:
         try:
-            if open('/proc/%d/syscall' % pid).read().split()[0] == '0':
-                return
-        except (OSError, IndexError):
-            pass
+            nr = open('/proc/%d/syscall' % pid).read().split()[0]
+        except (OSError, IndexError) as e:
+            nr = repr(e)
+        if nr == NR_READ:
+            return
         time.sleep(0.01)
+    sys.stderr.write('the child never blocked in read(2): /proc/%d/syscall says %s\n' % (pid, nr))
 outcomes = set()
 for _ in range(10):
     m, s = os.openpty()
@@ -570,7 +584,7 @@ print('outcomes=' + ','.join(sorted(outcomes)))
 
 t.test('a session leader blocked in read when the master closes: EIO, with SIGHUP pending as it returns', needs, async (t) => {
   const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5');
-  const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', HUP_WHILE_READING], { pidns: true });
+  const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', HUP_WHILE_READING], { pidns: true, timeoutMs: DRIVER_MS });
   t.equal(r.code, 0, describe(r));
   // pty_close(): TTY_OTHER_CLOSED makes n_tty_read() return EIO before it looks for signals; the hangup's SIGHUP is there as the read returns.
   t.same(Object.fromEntries(keyValues(r.stdout)), { outcomes: 'EIO+sighup' }, 'every time: EIO, then the SIGHUP handler');
@@ -579,6 +593,6 @@ t.test('a session leader blocked in read when the master closes: EIO, with SIGHU
     t.comment(`no kernel devpts to compare with: ${why}`);
     return;
   }
-  const k = await inContainer(t, kernel, [PYTHON, '-c', HUP_WHILE_READING], { pidns: true });
+  const k = await inContainer(t, kernel, [PYTHON, '-c', HUP_WHILE_READING], { pidns: true, timeoutMs: DRIVER_MS });
   t.same(Object.fromEntries(keyValues(r.stdout)), Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance', { stderr: k.stderr });
 });

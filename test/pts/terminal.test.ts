@@ -153,7 +153,7 @@ for (const prog of ['vim', 'less']) {
       return;
     }
     const ns = await mountPts(t, 'ptmxmode=666,mode=620,gid=5');
-    const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', FULL_SCREEN, prog]);
+    const r = await inContainer(t, ptsfs(ns.dir), [PYTHON, '-c', FULL_SCREEN, prog], { timeoutMs: 120_000 });
     const got = Object.fromEntries(keyValues(r.stdout));
     const steps = prog === 'vim' ? { started: 'ok', typed: 'ok', redrawn: 'ok', exit: '0' } : { started: 'ok', paged: 'ok', redrawn: 'ok', exit: '0' };
     t.same(got, steps, `${prog} on ptsfs`, { stderr: r.stderr });
@@ -162,7 +162,7 @@ for (const prog of ['vim', 'less']) {
       t.comment(`no kernel comparison: ${why}`);
       return;
     }
-    const k = await inContainer(t, kernel, [PYTHON, '-c', FULL_SCREEN, prog]);
+    const k = await inContainer(t, kernel, [PYTHON, '-c', FULL_SCREEN, prog], { timeoutMs: 120_000 });
     t.same(got, Object.fromEntries(keyValues(k.stdout)), 'as on a kernel devpts instance', { stderr: k.stderr });
   });
 }

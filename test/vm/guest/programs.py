@@ -10,6 +10,9 @@ import os, pty, select, signal, subprocess, sys, tempfile, time
 ENV = dict(os.environ, TERM='xterm', SHELL='/bin/sh', PS1='$ ', HOME='/root', LC_ALL='C')
 
 
+LOGIN_WAIT = 120.0
+
+
 def out(key, value):
     print('%s=%s' % (key, value), flush=True)
 
@@ -140,8 +143,9 @@ def who():
     # login(1) records the terminal's name in utmp; who(1) shows it
     t = Term(['login', '-f', 'root'])
     # only at root's prompt: login sets the terminal up with TCSAFLUSH, which
-    # drops what was typed before (util-linux login.c, init_tty)
-    t.expect(b'# ')
+    # drops what was typed before (util-linux login.c, init_tty). Root's
+    # profile (the host's, pyenv and all) takes 14-17 s under TCG, on either.
+    out('who.prompt', t.expect(b'# ', LOGIN_WAIT))
     t.send(b'who | sed -n "s/^root *\\(pts\\/[0-9]*\\).*/who-line=\\1/p"; exit\r')
     out('who.after_login', t.expect(b'who-line=pts/0'))
     t.wait()
